@@ -1,0 +1,1 @@
+"""Platform adapters: the only code that imports a chat platform's library."""

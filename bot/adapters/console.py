@@ -1,0 +1,95 @@
+"""The console adapter: a chat in the terminal, so anyone can try the bot with no token.
+
+Lines typed are messages from one local chat (`console:local`), whose user is
+the admin; answers and broadcasts are printed. Standard input is read by a
+daemon thread so Ctrl-C never waits on a blocked read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import TextIO
+
+from bot.adapters.base import ChatGoneHandler, ChatKind, CommandHandler, Incoming, Outgoing
+from bot.render import to_plain
+
+CHAT_ID = "local"
+
+
+class ConsoleAdapter:
+    platform = "console"
+    max_in_flight = 1
+
+    def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self.interactive = self._stdin.isatty()
+        # Set when standard input has ended (a script piped in, or Ctrl-D).
+        self.finished = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            for line in self._stdin:
+                loop.call_soon_threadsafe(self._lines.put_nowait, line)
+        except (OSError, ValueError):
+            pass
+        loop.call_soon_threadsafe(self._lines.put_nowait, None)
+
+    async def start(self, on_command: CommandHandler, on_chat_gone: ChatGoneHandler) -> None:
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_lines, args=(loop,), daemon=True, name="stdin").start()
+        if self.interactive:
+            self._print("strikewire console: type /help, Ctrl-D or Ctrl-C to quit.")
+        self._task = asyncio.create_task(self._serve(on_command), name="console")
+
+    async def _serve(self, on_command: CommandHandler) -> None:
+        while True:
+            line = await self._lines.get()
+            if line is None:
+                self.finished.set()
+                return
+            text = line.strip()
+            if not text:
+                continue
+            incoming = Incoming(
+                platform=self.platform,
+                chat_id=CHAT_ID,
+                chat_kind=ChatKind.PRIVATE,
+                text=text,
+                may_manage=True,
+                is_bot_admin=True,
+            )
+            for answer in await on_command(incoming):
+                self._show(answer)
+
+    def _print(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+    def _show(self, message: Outgoing, header: str | None = None) -> None:
+        parts = to_plain(message.markdown)
+        if header:
+            self._print(header)
+        self._print("\n".join(parts))
+        if message.attachment is not None:
+            self._print(
+                f"[attachment: {message.attachment.filename}, "
+                f"{len(message.attachment.content)} bytes]"
+            )
+        self._print("")
+
+    async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+        self._show(message, header="── update ──")
+        return [CHAT_ID]
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,294 @@
+"""Wiring: config, catalog, store, dispatcher, workers, adapters and watcher.
+
+No globals: `App` builds every part from the config and passes them to each
+other, so tests can build one with a fake clock or their own adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
+from bot.adapters.console import ConsoleAdapter
+from bot.catalog import Catalog, Changes
+from bot.clock import Clock, SystemClock
+from bot.commands import Commands
+from bot.compose import item_message
+from bot.config import Config
+from bot.delivery import Backoff, DeliveryWorker
+from bot.dispatcher import Dispatcher
+from bot.problems import Problem
+from bot.status import status_text
+from bot.store import OutboxRow, PrefixedState, Store, open_store
+from bot.watcher import watch_updates
+
+log = logging.getLogger(__name__)
+
+# Renders the text of an outbox row's variant (e.g. a reminder) for an item.
+VariantComposer = Callable[[OutboxRow], Outgoing | None]
+ReloadHook = Callable[[Changes], Awaitable[None]]
+
+
+def build_adapters(config: Config, store: Store) -> list[Adapter]:
+    """The adapters the config asks for; the console when it asks for none."""
+    adapters: list[Adapter] = []
+    if config.telegram is not None:
+        from bot.adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(config.telegram))
+    if config.matrix is not None:
+        from bot.adapters.matrix import MatrixAdapter
+
+        store_path = config.matrix_store_path
+        assert store_path is not None
+        adapters.append(
+            MatrixAdapter(
+                config.matrix, store_path=store_path, state=PrefixedState(store, "matrix")
+            )
+        )
+    return adapters or [ConsoleAdapter()]
+
+
+class App:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        adapters: list[Adapter] | None = None,
+        backoff: Backoff | None = None,
+        watch: bool = True,
+        settle: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._given_adapters = adapters
+        self.backoff = backoff
+        self.watch = watch
+        self.settle = settle
+        self.catalog = Catalog(config.updates_path, config.zone, config.language)
+        self.variants: dict[str, VariantComposer] = {}
+        self.reload_hooks: list[ReloadHook] = []
+        self.adapters: list[Adapter] = []
+        self.workers: dict[str, DeliveryWorker] = {}
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reported: set[Problem] = set()
+        self._store: Store | None = None
+        self._commands: Commands | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "App.start() first"
+        return self._store
+
+    @property
+    def commands(self) -> Commands:
+        assert self._commands is not None, "App.start() first"
+        return self._commands
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        assert self._dispatcher is not None, "App.start() first"
+        return self._dispatcher
+
+    @property
+    def console(self) -> ConsoleAdapter | None:
+        return next((a for a in self.adapters if isinstance(a, ConsoleAdapter)), None)
+
+    async def start(self) -> None:
+        self.catalog.load()
+        for problem in self.catalog.problems:
+            log.warning("invalid update %s", problem.format())
+        self._store = await open_store(self.config.database_url)
+        self.adapters = self._given_adapters or build_adapters(self.config, self.store)
+        platforms = [a.platform for a in self.adapters]
+        await self.store.sync_destinations(
+            [
+                (d.platform, d.chat, d.language)
+                for d in self.config.destinations
+                if d.platform in platforms
+            ],
+            self.clock.now().timestamp(),
+        )
+        self._dispatcher = Dispatcher(self.store, platforms, self.config.broadcast.max_age)
+        self._commands = Commands(
+            self.catalog,
+            self.store,
+            self.clock,
+            default_lang=self.config.language,
+            status=self.status,
+            zone_name=self.config.timezone,
+        )
+        single_process = self.config.database_url.startswith("sqlite")
+        for adapter in self.adapters:
+            if single_process:
+                await self.store.release_leases(adapter.platform)
+            worker = DeliveryWorker(
+                self.store,
+                adapter,
+                self.compose,
+                self.clock,
+                backoff=self.backoff,
+                on_chat_gone=self._chat_gone_hook,
+            )
+            self.workers[adapter.platform] = worker
+        # Fan out what is due before taking commands, so a chat subscribing in
+        # the first second does not race the start-up broadcast.
+        await self.tick()
+        for worker in self.workers.values():
+            worker.start(poll=0.5)
+        for adapter in self.adapters:
+            await adapter.start(self.on_command, self.on_chat_gone)
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        if self.watch:
+            self._tasks.append(
+                asyncio.create_task(
+                    watch_updates(
+                        self.config.updates_path, self._reload_quietly, self._stop, self.settle
+                    ),
+                    name="watcher",
+                )
+            )
+        await self._report_problems()
+        log.info(
+            "started platforms=%s items=%d invalid=%d",
+            ",".join(platforms),
+            len(self.catalog.items),
+            len(self.catalog.problems),
+        )
+
+    async def on_command(self, msg: Incoming) -> list[Outgoing]:
+        try:
+            return await self.commands.handle(msg)
+        except Exception as exc:
+            log.exception("command failed platform=%s error=%s", msg.platform, type(exc).__name__)
+            return [Outgoing("Sorry, something went wrong on my side. Please try again later.")]
+
+    async def on_chat_gone(self, platform: str, chat_id: str) -> None:
+        await self.store.stop(platform, chat_id, error_kind="chat-gone")
+        log.info("chat gone platform=%s; unsubscribed", platform)
+
+    async def _chat_gone_hook(self, platform: str, chat_id: str) -> None:
+        """The worker already unsubscribed the chat; nothing else to do yet."""
+
+    def compose(self, row: OutboxRow) -> Outgoing | None:
+        item = self.catalog.items.get(row.item_id)
+        if item is None:
+            return None
+        if row.variant:
+            prefix = row.variant.split(":", 1)[0]
+            composer = self.variants.get(prefix)
+            return composer(row) if composer is not None else None
+        local = item.in_language(row.language)
+        return Outgoing(item_message(local), protect_content=item.protect_content)
+
+    async def tick(self) -> None:
+        """Broadcast what became due; wake the workers if anything was written."""
+        written = await self.dispatcher.broadcast_due(self.catalog, self.clock.now())
+        if written:
+            self.wake_workers()
+
+    def wake_workers(self) -> None:
+        for worker in self.workers.values():
+            worker.wake()
+
+    async def _ticker(self) -> None:
+        every = self.config.broadcast.check_every.total_seconds()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=every)
+            if self._stop.is_set():
+                return
+            try:
+                await self.tick()
+                retention = (self.clock.now() - timedelta(days=30)).timestamp()
+                await self.store.purge_done(retention)
+            except Exception:
+                log.exception("periodic check failed")
+
+    async def reload(self) -> Changes:
+        """Read `updates/` again, broadcast what is new, report what is broken."""
+        changes = self.catalog.reload()
+        if changes:
+            log.info(
+                "reloaded added=%d changed=%d removed=%d",
+                len(changes.added),
+                len(changes.changed),
+                len(changes.removed),
+            )
+        for hook in self.reload_hooks:
+            await hook(changes)
+        await self.tick()
+        await self._report_problems()
+        return changes
+
+    async def _reload_quietly(self) -> None:
+        await self.reload()
+
+    async def _report_problems(self) -> None:
+        """Tell the admins about files that became invalid (each problem once)."""
+        current = set(self.catalog.problems)
+        new = sorted(current - self._reported, key=lambda p: (str(p.path), p.line))
+        self._reported = current
+        if not new:
+            return
+        for problem in new:
+            log.warning("invalid update %s", problem.format())
+        text = "**Update files that were not published:**\n\n" + "\n".join(
+            f"- `{p.format()}`" for p in new
+        )
+        for adapter, chat_id in self._admin_chats():
+            try:
+                await adapter.send(chat_id, Outgoing(text))
+            except SendError as exc:
+                log.warning("admin report failed platform=%s error=%s", adapter.platform, exc.kind)
+
+    def _admin_chats(self) -> list[tuple[Adapter, str]]:
+        chats: list[tuple[Adapter, str]] = []
+        for adapter in self.adapters:
+            if adapter.platform == "console":
+                chats.append((adapter, "local"))
+            elif adapter.platform == "telegram" and self.config.telegram is not None:
+                # A Telegram user's private chat has the user's id.
+                chats += [(adapter, str(a)) for a in self.config.telegram.admins]
+        return chats
+
+    async def status(self) -> str:
+        return await status_text(self.store, self.catalog)
+
+    async def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until nothing is due or in flight (or `timeout`); True if idle."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            idle = [await w.idle() for w in self.workers.values()]
+            if all(idle):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def stop(self) -> None:
+        """Stop receiving, let in-flight sends finish, keep everything queued."""
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for worker in self.workers.values():
+            await worker.stop()
+        for adapter in self.adapters:
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter stop failed platform=%s", adapter.platform)
+        if self._store is not None:
+            await self._store.close()
+        log.info("stopped")

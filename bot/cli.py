@@ -1,0 +1,178 @@
+"""The `strikewire` command: run, check, preview, status.
+
+Every subcommand takes `-c/--config` (default `config.yaml`, or
+`$STRIKEWIRE_CONFIG`). Problems are printed as `path:line: message`, never as
+a traceback; the exit status says whether all was well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.adapters.base import AdapterStartError
+from bot.app import App
+from bot.catalog import Catalog
+from bot.compose import item_message
+from bot.config import Config, ConfigError, config_path_from, load_config
+from bot.loader import parse_file
+from bot.logs import setup_logging
+from bot.render import to_matrix, to_plain, to_telegram
+from bot.status import status_text
+from bot.store import DatabaseError, open_store
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(config_path_from(args.config), required=args.config is not None)
+
+
+async def _run(config: Config) -> int:
+    app = App(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.start()
+    except (DatabaseError, AdapterStartError) as exc:
+        print(f"strikewire: {exc}", file=sys.stderr)
+        await app.stop()
+        return 1
+    waiters = {asyncio.ensure_future(stop.wait())}
+    console = app.console
+    if console is not None:
+        waiters.add(asyncio.ensure_future(console.finished.wait()))
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    if not stop.is_set() and console is not None and not console.interactive:
+        # A script was piped in: let what it caused be delivered before exiting.
+        await app.drain(timeout=60.0)
+    await app.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    interactive_console = config.telegram is None and config.matrix is None and sys.stdin.isatty()
+    setup_logging(args.log_level or ("WARNING" if interactive_console else "INFO"))
+    return asyncio.run(_run(config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _config(args)
+    catalog = Catalog(config.updates_path, config.zone, config.language).load()
+    for problem in catalog.problems:
+        print(problem.format())
+    if catalog.problems:
+        print(
+            f"{len(catalog.problems)} problem(s); {len(catalog.items)} update(s) valid",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"ok: config and {len(catalog.items)} update(s) in {config.updates_path} are valid")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    config = _config(args)
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 1
+    catalog = Catalog(path.parent, config.zone, config.language).load()
+    parsed = parse_file(path, path.read_bytes(), config.zone, config.language)
+    mine = [p for p in catalog.problems if p.path.name == path.name] or list(parsed.problems)
+    if mine:
+        for problem in mine:
+            print(problem.format())
+        return 1
+    if parsed.item is not None:
+        item = catalog.items[parsed.item.id]
+    else:
+        assert parsed.translation is not None
+        base = next(
+            i
+            for i in catalog.items.values()
+            if parsed.translation.lang in i.translations
+            and i.translations[parsed.translation.lang].path.name == path.name
+        )
+        item = base.in_language(parsed.translation.lang)
+    markdown = item_message(item)
+    parts: list[str]
+    if args.platform == "telegram":
+        parts = to_telegram(markdown)
+    elif args.platform == "matrix":
+        parts = [
+            f"body:\n{p.body}\n\nformatted_body:\n{p.formatted_body}" for p in to_matrix(markdown)
+        ]
+    else:
+        parts = to_plain(markdown)
+    for number, part in enumerate(parts, 1):
+        print(f"── {args.platform} part {number}/{len(parts)} ({len(part)} characters) ──")
+        print(part)
+    return 0
+
+
+async def _status(config: Config) -> str:
+    store = await open_store(config.database_url)
+    try:
+        catalog = Catalog(config.updates_path, config.zone, config.language).load()
+        return await status_text(store, catalog)
+    finally:
+        await store.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        text = asyncio.run(_status(config))
+    except DatabaseError as exc:
+        print(f"strikewire: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(to_plain(text)))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="strikewire", description=__doc__.splitlines()[0])
+    subs = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sub(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "-c", "--config", help="config file (default: config.yaml or $STRIKEWIRE_CONFIG)"
+        )
+        return p
+
+    run = sub("run", "run the bot (the console chat when no platform is configured)")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_run)
+    sub("check", "validate the config and every update file").set_defaults(func=cmd_check)
+    preview = sub("preview", "show an update file exactly as it would be sent")
+    preview.add_argument("file", help="the update file, e.g. updates/metallist-strike.md")
+    preview.add_argument("--platform", choices=["telegram", "matrix", "plain"], default="plain")
+    preview.set_defaults(func=cmd_preview)
+    sub("status", "subscribers, queue and problems").set_defaults(func=cmd_status)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem.format(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

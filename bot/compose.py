@@ -1,0 +1,71 @@
+"""The bot's messages about items, as platform-neutral Markdown.
+
+An update as broadcast (title, body, addresses ready to copy, places with
+local times) and the short forms the commands list. Data from files is
+escaped; addresses go in code blocks so a tap copies them whole.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.items import Address, Item, Kind
+from bot.render import escape_markdown
+
+
+def fenced(text: str) -> str:
+    """A code block that no line of `text` can close early."""
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}\n{text.rstrip()}\n{fence}"
+
+
+def address_block(address: Address) -> str:
+    lines = [f"**{escape_markdown(address.label)}**"]
+    body = "\n".join(x for x in (address.postal, address.email) if x)
+    lines.append(fenced(body))
+    if address.note:
+        lines.append(escape_markdown(address.note))
+    return "\n\n".join(lines)
+
+
+def local_time(moment: datetime) -> str:
+    """`Sat 6 Mar 2027, 12:00 (UTC+05:00)` in the moment's own zone."""
+    offset = moment.strftime("%z")
+    sign, hours, minutes = offset[0], offset[1:3], offset[3:5]
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} (UTC{sign}{hours}:{minutes})"
+
+
+def places_list(item: Item) -> str:
+    lines = []
+    for place, start in item.place_starts():
+        lines.append(
+            f"- **{escape_markdown(place.city)}**: {escape_markdown(place.where)}, "
+            f"{escape_markdown(local_time(start))}, {escape_markdown(place.timezone)}"
+        )
+    return "\n".join(lines)
+
+
+def item_message(item: Item) -> str:
+    """An update as it is broadcast."""
+    parts = [f"**{escape_markdown(item.title)}**", item.body]
+    if item.kind is Kind.APPEAL and item.addresses:
+        parts += [address_block(a) for a in item.addresses]
+        if item.expires:
+            parts.append(f"_Until {item.expires:%-d %B %Y}_")
+    if item.kind is Kind.PICKET and item.places:
+        parts.append(places_list(item))
+    return "\n\n".join(parts)
+
+
+def one_line(item: Item) -> str:
+    """`• **Title** (20 Nov 2026)`, for lists."""
+    return f"- **{escape_markdown(item.title)}** ({item.date:%-d %b %Y})"
+
+
+def excerpt(item: Item, limit: int = 200) -> str:
+    first = item.body.strip().split("\n\n", 1)[0].replace("\n", " ")
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + " …"
+    return first

@@ -1,0 +1,243 @@
+"""The operator's configuration: the YAML schema, `${ENV}` secrets, and errors
+that name the file, the line and the fix.
+
+Relative paths in the file are relative to the config file itself. A missing
+config file is not an error: every key has a default, and with no platform
+section the bot runs the console adapter.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+)
+
+from bot.durations import parse_duration
+from bot.problems import Problem, problems_from_validation_error
+from bot.yamlpos import YamlError, load_yaml_with_lines
+
+DEFAULT_CONFIG = "config.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    return parse_duration(str(value))
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(str)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a known time zone (use an IANA name such as Europe/London)"
+        ) from None
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(Strict):
+    url: str = "sqlite:///strikewire.db"
+
+
+class BroadcastConfig(Strict):
+    # An item whose date is older than this is never broadcast, so a fresh
+    # install over an archive of updates sends nothing old.
+    max_age: Duration = timedelta(days=2)
+    # How often the dispatcher looks for items whose publish_at has come.
+    check_every: Duration = timedelta(seconds=30)
+
+
+class RemindersConfig(Strict):
+    default: list[Duration] = Field(
+        default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=3)]
+    )
+
+
+class Destination(Strict):
+    platform: Literal["telegram", "matrix", "console"]
+    chat: str
+    language: str | None = None
+
+
+class TelegramLimits(Strict):
+    overall_per_second: float = 30.0
+    per_private_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+
+
+class TelegramWebhook(Strict):
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    path: str = "telegram"
+    url: str  # the public https URL Telegram calls
+    secret_token: str | None = None
+
+
+class TelegramConfig(Strict):
+    token: str
+    base_url: str = "https://api.telegram.org/bot"
+    admins: list[int] = Field(default_factory=list)
+    limits: TelegramLimits = TelegramLimits()
+    allow_paid_broadcast: bool = False
+    webhook: TelegramWebhook | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty (set TELEGRAM_TOKEN in the environment)")
+        return value
+
+
+class MatrixConfig(Strict):
+    homeserver: str
+    user_id: str
+    password: str | None = None
+    access_token: str | None = None
+    device_name: str = "strikewire"
+    store_path: Path = Path("matrix-store")
+    admins: list[str] = Field(default_factory=list)
+    allowed_servers: list[str] | None = None
+    encryption: bool = True
+    max_in_flight: int = 8
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id_form(cls, value: str) -> str:
+        if not re.fullmatch(r"@[^:\s]+:\S+", value):
+            raise ValueError("must be in the form @name:domain")
+        return value
+
+
+class Config(Strict):
+    updates_dir: Path = Path("updates")
+    database: DatabaseConfig = DatabaseConfig()
+    timezone: Annotated[str, BeforeValidator(_check_timezone)] = "Europe/London"
+    language: str = "en"
+    broadcast: BroadcastConfig = BroadcastConfig()
+    reminders: RemindersConfig = RemindersConfig()
+    destinations: list[Destination] = Field(default_factory=list)
+    telegram: TelegramConfig | None = None
+    matrix: MatrixConfig | None = None
+    # Where the config came from; relative paths above are resolved against it.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def updates_path(self) -> Path:
+        return self.base_dir / self.updates_dir
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made relative to the config."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            rest = url[len(prefix) :]
+            if rest and rest != ":memory:":
+                return prefix + str((self.base_dir / rest).resolve())
+        return url
+
+    @property
+    def matrix_store_path(self) -> Path | None:
+        return None if self.matrix is None else self.base_dir / self.matrix.store_path
+
+
+class ConfigError(Exception):
+    """The config cannot be used; `problems` say where and why."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(p.format() for p in problems))
+        self.problems = problems
+
+
+def _substitute_env(
+    value: Any,
+    path: Path,
+    lines: dict[tuple[str | int, ...], int],
+    loc: tuple[str | int, ...],
+    problems: list[Problem],
+) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            found = os.environ.get(name)
+            if found is None:
+                key = ".".join(str(p) for p in loc)
+                problems.append(
+                    Problem(
+                        path,
+                        lines.get(loc, 0),
+                        f"{key}: environment variable {name} is not set "
+                        f"(export {name}=… before starting)",
+                    )
+                )
+                return ""
+            return found
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: _substitute_env(v, path, lines, (*loc, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v, path, lines, (*loc, i), problems) for i, v in enumerate(value)]
+    return value
+
+
+def config_path_from(arg: str | None) -> Path:
+    """The config file to use: the -c argument, else $STRIKEWIRE_CONFIG, else config.yaml."""
+    return Path(arg or os.environ.get("STRIKEWIRE_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_config(path: Path, *, required: bool = False) -> Config:
+    """Read and validate the config file; raise ConfigError naming file and line."""
+    base_dir = path.resolve().parent
+    if not path.exists():
+        if required:
+            raise ConfigError(
+                [Problem(path, 0, "no such config file (copy config.example.yaml to start one)")]
+            )
+        return Config(base_dir=Path.cwd())
+    try:
+        data, lines = load_yaml_with_lines(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(path, 0, "is not UTF-8 text")]) from None
+    except YamlError as exc:
+        raise ConfigError([Problem(path, exc.line, exc.message)]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(path, 1, "the config must be a mapping of keys to values")])
+    problems: list[Problem] = []
+    data = _substitute_env(data, path, lines, (), problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc, path, lines)) from None
+    return config.model_copy(update={"base_dir": base_dir})

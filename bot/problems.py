@@ -1,0 +1,69 @@
+"""Problems found in a file, formatted as `path:line: what is wrong (the fix)`.
+
+Config and update files share this: a problem names the file and the line of
+the offending key so a person can go straight to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int  # 1-based; 0 when the problem is the file as a whole
+    message: str
+
+    def format(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+Loc = tuple[str | int, ...]
+
+
+def _line_for(loc: Loc, lines: dict[Loc, int]) -> int:
+    # Walk up from the exact key to its parents: a missing key is reported at
+    # the mapping that should hold it.
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 0
+
+
+def _describe(error: Any) -> str:
+    kind = error["type"]
+    message: str = error["msg"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known key (check its spelling)"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{error.get('input')!r} is not allowed (use {expected})"
+    if message.startswith("Value error, "):
+        return message[len("Value error, ") :]
+    if message.startswith("Input should be"):
+        return f"{error.get('input')!r}: {message[0].lower()}{message[1:]}"
+    return message
+
+
+def problems_from_validation_error(
+    exc: ValidationError, path: Path, lines: dict[Loc, int], line_offset: int = 0
+) -> list[Problem]:
+    """Turn pydantic's errors into Problems at the lines of the offending keys."""
+    problems = []
+    for error in exc.errors():
+        loc: Loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+        line = _line_for(loc, lines)
+        text = _describe(error)
+        problems.append(
+            Problem(path, line + line_offset if line else 0, f"{key}: {text}" if key else text)
+        )
+    return problems

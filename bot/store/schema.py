@@ -1,0 +1,98 @@
+"""The database tables, as SQLAlchemy Core metadata.
+
+Times are stored as Unix seconds (floats): the same on SQLite and PostgreSQL,
+cheap to compare, and never ambiguous about time zones. The migrations in
+`migrations/versions/` create exactly these tables; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One chat that receives updates. No names, no user ids: only where to send.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("language", String(8), nullable=True),
+    # Subscribed to every campaign (the default after /start).
+    Column("everything", Boolean, nullable=False, default=True),
+    Column("active", Boolean, nullable=False, default=True),
+    # "chat": subscribed from the chat; "config": a configured destination.
+    Column("source", String(8), nullable=False, default="chat"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("platform", "chat_id", name="uq_subscribers_chat"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("campaign", String(64), primary_key=True),
+)
+
+# One message to one chat. Written before sending, marked after: the unique
+# key makes enqueuing the same message twice a no-op.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("message_key", String(200), nullable=False),
+    Column("item_id", String(128), nullable=False),
+    Column("variant", String(64), nullable=False, default=""),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(255), nullable=False),
+    Column("language", String(8), nullable=True),
+    Column("state", String(8), nullable=False),  # queued | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("due_at", Float, nullable=False),
+    Column("leased_until", Float, nullable=True),
+    Column("last_error", String(64), nullable=True),  # an error kind, never message text
+    Column("message_ids", String(255), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("done_at", Float, nullable=True),
+    UniqueConstraint("message_key", "platform", "chat_id", name="uq_outbox_message_chat"),
+    Index("ix_outbox_due", "platform", "state", "due_at"),
+)
+
+# Messages already fanned out (items and reminders): the dispatcher's memory.
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("message_key", String(200), primary_key=True),
+    Column("item_id", String(128), nullable=False),
+    Column("enqueued_at", Float, nullable=False),
+    Column("recipients", Integer, nullable=False),
+)
+
+# Small values an adapter keeps across restarts (the Matrix sync token).
+adapter_state = Table(
+    "adapter_state",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,430 @@
+"""All SQL the bot runs: subscribers, the outbox, broadcasts, adapter state.
+
+The same code serves SQLite and PostgreSQL. Fan-out is one INSERT … SELECT, so
+enqueuing an item for 100,000 chats is one statement; claiming rows uses
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite has one writer anyway), so
+several processes never send the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.store.queue import QueueMixin
+from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one chat receives."""
+
+    platform: str
+    chat_id: str
+    active: bool
+    everything: bool
+    campaigns: frozenset[str]
+    language: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message_key: str
+    item_id: str
+    variant: str
+    platform: str
+    chat_id: str
+    language: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxRow:
+        return cls(
+            row.id,
+            row.message_key,
+            row.item_id,
+            row.variant,
+            row.platform,
+            row.chat_id,
+            row.language,
+            row.attempts,
+        )
+
+
+@dataclass(frozen=True)
+class Retry:
+    id: int
+    due_at: float
+    error_kind: str
+
+
+class Store(QueueMixin):
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # Subscribers.
+
+    async def _subscriber_id(
+        self, conn: AsyncConnection, platform: str, chat_id: str
+    ) -> int | None:
+        found = await conn.scalar(
+            select(subscribers.c.id).where(
+                subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
+            )
+        )
+        return int(found) if found is not None else None
+
+    async def subscription(self, platform: str, chat_id: str) -> Subscription | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(subscribers).where(
+                        subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
+                    )
+                )
+            ).first()
+            if row is None:
+                return None
+            names = await conn.scalars(
+                select(subscriptions.c.campaign).where(subscriptions.c.subscriber_id == row.id)
+            )
+            return Subscription(
+                platform,
+                chat_id,
+                row.active,
+                row.everything,
+                frozenset(names),
+                row.language,
+                row.source,
+            )
+
+    async def subscribe(
+        self,
+        platform: str,
+        chat_id: str,
+        campaigns: Iterable[str] | None,
+        now: float,
+        *,
+        source: str = "chat",
+        language: str | None = None,
+    ) -> bool:
+        """Subscribe a chat to `campaigns` (None: everything). True if it was not active before."""
+        async with self.engine.begin() as conn:
+            sub_id = await self._subscriber_id(conn, platform, chat_id)
+            was_active = False
+            if sub_id is None:
+                result = await conn.execute(
+                    subscribers.insert().values(
+                        platform=platform,
+                        chat_id=chat_id,
+                        language=language,
+                        everything=campaigns is None,
+                        active=True,
+                        source=source,
+                        created_at=now,
+                    )
+                )
+                key = result.inserted_primary_key
+                assert key is not None
+                sub_id = int(key[0])
+            else:
+                was_active = bool(
+                    await conn.scalar(
+                        select(subscribers.c.active).where(subscribers.c.id == sub_id)
+                    )
+                )
+                values: dict[str, Any] = {"active": True}
+                if campaigns is None:
+                    values["everything"] = True
+                elif not was_active:
+                    values["everything"] = False
+                if not was_active:
+                    await conn.execute(
+                        delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
+                    )
+                await conn.execute(
+                    update(subscribers).where(subscribers.c.id == sub_id).values(**values)
+                )
+            if campaigns is not None:
+                await conn.execute(
+                    self._insert(subscriptions)
+                    .values([{"subscriber_id": sub_id, "campaign": c} for c in set(campaigns)])
+                    .on_conflict_do_nothing()
+                )
+            elif campaigns is None:
+                await conn.execute(
+                    delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
+                )
+            return not was_active
+
+    async def unsubscribe(self, platform: str, chat_id: str, campaigns: Iterable[str]) -> None:
+        """Stop `campaigns` for a chat subscribed to some campaigns."""
+        async with self.engine.begin() as conn:
+            sub_id = await self._subscriber_id(conn, platform, chat_id)
+            if sub_id is None:
+                return
+            await conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscriber_id == sub_id,
+                    subscriptions.c.campaign.in_(list(campaigns)),
+                )
+            )
+            left = await conn.scalar(
+                select(func.count())
+                .select_from(subscriptions)
+                .where(subscriptions.c.subscriber_id == sub_id)
+            )
+            if not left:
+                await conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == sub_id)
+                    .values(active=False, everything=False)
+                )
+
+    async def set_campaigns_from_everything(
+        self, platform: str, chat_id: str, campaigns: Iterable[str]
+    ) -> None:
+        """Turn 'everything' into an explicit list (for /unsubscribe of one campaign)."""
+        async with self.engine.begin() as conn:
+            sub_id = await self._subscriber_id(conn, platform, chat_id)
+            if sub_id is None:
+                return
+            await conn.execute(
+                update(subscribers).where(subscribers.c.id == sub_id).values(everything=False)
+            )
+            rows = [{"subscriber_id": sub_id, "campaign": c} for c in set(campaigns)]
+            if rows:
+                await conn.execute(
+                    self._insert(subscriptions).values(rows).on_conflict_do_nothing()
+                )
+
+    async def stop(self, platform: str, chat_id: str, *, error_kind: str = "stopped") -> None:
+        """Deactivate a chat and drop what was still queued for it."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(subscribers)
+                .where(subscribers.c.platform == platform, subscribers.c.chat_id == chat_id)
+                .values(active=False)
+            )
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.platform == platform,
+                    outbox.c.chat_id == chat_id,
+                    outbox.c.state.in_(("queued", "sending")),
+                )
+                .values(state="failed", last_error=error_kind)
+            )
+
+    async def forget(self, platform: str, chat_id: str) -> None:
+        """Delete everything stored about a chat."""
+        async with self.engine.begin() as conn:
+            sub_id = await self._subscriber_id(conn, platform, chat_id)
+            if sub_id is not None:
+                await conn.execute(
+                    delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
+                )
+                await conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
+            await conn.execute(
+                delete(outbox).where(outbox.c.platform == platform, outbox.c.chat_id == chat_id)
+            )
+
+    async def set_language(self, platform: str, chat_id: str, language: str | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(subscribers)
+                .where(subscribers.c.platform == platform, subscribers.c.chat_id == chat_id)
+                .values(language=language)
+            )
+
+    async def move_chat(self, platform: str, old: str, new: str) -> None:
+        """A chat lives on under a new id: move its subscription and queued rows."""
+        async with self.engine.begin() as conn:
+            if await self._subscriber_id(conn, platform, new) is None:
+                await conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.platform == platform, subscribers.c.chat_id == old)
+                    .values(chat_id=new)
+                )
+            else:
+                await conn.execute(
+                    delete(subscribers).where(
+                        subscribers.c.platform == platform, subscribers.c.chat_id == old
+                    )
+                )
+            taken = (
+                select(outbox.c.message_key)
+                .where(outbox.c.platform == platform, outbox.c.chat_id == new)
+                .scalar_subquery()
+            )
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.platform == platform,
+                    outbox.c.chat_id == old,
+                    outbox.c.state.in_(("queued", "sending")),
+                    outbox.c.message_key.not_in(taken),
+                )
+                .values(chat_id=new, state="queued", leased_until=None)
+            )
+
+    async def sync_destinations(
+        self, wanted: Sequence[tuple[str, str, str | None]], now: float
+    ) -> None:
+        """Make configured destinations active subscribers of everything; retire removed ones."""
+        async with self.engine.begin() as conn:
+            keep = {(p, c) for p, c, _ in wanted}
+            rows = (
+                await conn.execute(
+                    select(subscribers.c.id, subscribers.c.platform, subscribers.c.chat_id).where(
+                        subscribers.c.source == "config"
+                    )
+                )
+            ).all()
+            for row in rows:
+                if (row.platform, row.chat_id) not in keep:
+                    await conn.execute(delete(subscribers).where(subscribers.c.id == row.id))
+            for platform, chat_id, language in wanted:
+                stmt = self._insert(subscribers).values(
+                    platform=platform,
+                    chat_id=chat_id,
+                    language=language,
+                    everything=True,
+                    active=True,
+                    source="config",
+                    created_at=now,
+                )
+                await conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["platform", "chat_id"],
+                        set_={
+                            "active": True,
+                            "everything": True,
+                            "source": "config",
+                            "language": language,
+                        },
+                    )
+                )
+
+    async def subscriber_counts(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(subscribers.c.platform, func.count())
+                .where(subscribers.c.active)
+                .group_by(subscribers.c.platform)
+            )
+            # A Result has .keys(), so dict() would read it as a mapping.
+            return dict(list(rows.tuples()))
+
+    # Fan-out.
+
+    async def enqueue(
+        self,
+        message_key: str,
+        item_id: str,
+        variant: str,
+        campaigns: Sequence[str],
+        platforms: Sequence[str],
+        now: float,
+        chats: Sequence[tuple[str, str]] | None = None,
+    ) -> int | None:
+        """Write one row per matching active chat, once per message_key.
+
+        Returns how many rows were written, or None if `message_key` was
+        already fanned out (by this process before, or by another one now).
+        With `chats`, only those chats are considered and no broadcast is recorded.
+        """
+        async with self.engine.begin() as conn:
+            if chats is None:
+                claimed = await conn.execute(
+                    self._insert(broadcasts)
+                    .values(
+                        message_key=message_key,
+                        item_id=item_id,
+                        enqueued_at=now,
+                        recipients=0,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                if claimed.rowcount == 0:
+                    return None
+            s = subscribers
+            wanted = [s.c.active, s.c.platform.in_(list(platforms))]
+            if campaigns:
+                wanted.append(
+                    or_(
+                        s.c.everything,
+                        exists().where(
+                            subscriptions.c.subscriber_id == s.c.id,
+                            subscriptions.c.campaign.in_(list(campaigns)),
+                        ),
+                    )
+                )
+            if chats is not None:
+                wanted.append(or_(*[and_(s.c.platform == p, s.c.chat_id == c) for p, c in chats]))
+            source = select(
+                literal(message_key),
+                literal(item_id),
+                literal(variant),
+                s.c.platform,
+                s.c.chat_id,
+                s.c.language,
+                literal("queued"),
+                literal(0),
+                literal(now),
+                literal(now),
+            ).where(*wanted)
+            result = await conn.execute(
+                self._insert(outbox)
+                .from_select(
+                    [
+                        "message_key",
+                        "item_id",
+                        "variant",
+                        "platform",
+                        "chat_id",
+                        "language",
+                        "state",
+                        "attempts",
+                        "due_at",
+                        "created_at",
+                    ],
+                    source,
+                )
+                .on_conflict_do_nothing()
+            )
+            count = max(result.rowcount, 0)
+            if chats is None:
+                await conn.execute(
+                    update(broadcasts)
+                    .where(broadcasts.c.message_key == message_key)
+                    .values(recipients=count)
+                )
+            return count
+
+    async def was_broadcast(self, message_key: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(broadcasts.c.message_key).where(broadcasts.c.message_key == message_key)
+            )
+            return found is not None
+
+    async def broadcast_keys(self, prefix: str) -> set[str]:
+        async with self.engine.connect() as conn:
+            keys = await conn.scalars(
+                select(broadcasts.c.message_key).where(
+                    broadcasts.c.message_key.startswith(prefix, autoescape=True)
+                )
+            )
+            return set(keys)

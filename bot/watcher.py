@@ -1,0 +1,66 @@
+"""Watching `updates/`: a file dropped, changed or removed triggers a reload.
+
+Changes are picked up within seconds. A file still being written (a slow copy)
+is waited for: the reload happens only once the changed files have kept the
+same size and modification time for `settle` seconds, so a half-written file
+is not published. Editors' temp files and hidden files are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from watchfiles import Change, awatch
+
+from bot.loader import is_update_file
+
+log = logging.getLogger(__name__)
+
+
+def _signature(paths: set[Path]) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for path in sorted(paths):
+        try:
+            st = path.stat()
+            found.append((str(path), st.st_size, st.st_mtime_ns))
+        except OSError:
+            found.append((str(path), -1, -1))
+    return tuple(found)
+
+
+async def wait_until_settled(paths: set[Path], settle: float, limit: float = 120.0) -> None:
+    """Return once `paths` stop changing for `settle` seconds (or after `limit`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last = _signature(paths)
+    while loop.time() < deadline:
+        await asyncio.sleep(settle)
+        now = _signature(paths)
+        if now == last:
+            return
+        last = now
+
+
+async def watch_updates(
+    directory: Path,
+    on_change: Callable[[], Awaitable[None]],
+    stop: asyncio.Event,
+    settle: float = 1.0,
+) -> None:
+    """Call `on_change` after every settled batch of changes to update files."""
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+
+    def relevant(change: Change, path: str) -> bool:
+        return is_update_file(Path(path))
+
+    async for changes in awatch(directory, stop_event=stop, watch_filter=relevant, recursive=True):
+        paths = {Path(p) for _, p in changes}
+        log.info("updates changed files=%d", len(paths))
+        await wait_until_settled(paths, settle)
+        try:
+            await on_change()
+        except Exception:
+            log.exception("reload failed")

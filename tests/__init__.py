@@ -1,0 +1,1 @@
+"""strikewire's tests."""
