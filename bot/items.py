@@ -8,10 +8,10 @@ inherits everything else from its base file.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from dataclasses import dataclass, field
-import datetime as dt
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any

@@ -159,11 +159,13 @@ def _load(text: str, path: Path) -> tuple[dict[str, Any], dict[Loc, int], str, i
     try:
         data, lines = load_yaml_with_lines(yaml_text)
     except YamlError as exc:
-        return Problem(path, exc.line + 1, exc.message)
+        return Problem(path, exc.line, exc.message)
     if not isinstance(data, dict):
         return Problem(path, 2, "the front matter must be 'key: value' lines")
-    # Front-matter line N is file line N + 1 (the opening '---').
-    return data, {k: v + 1 for k, v in lines.items()}, body, body_line
+    # The YAML text starts on the opening '---' line, so its line numbers are
+    # the file's; a missing key is reported at that opening line.
+    lines[()] = 1
+    return data, lines, body, body_line
 
 
 def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Parsed:

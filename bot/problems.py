@@ -43,7 +43,7 @@ def _describe(error: Any) -> str:
         return "is required but missing"
     if kind == "extra_forbidden":
         return "is not a known key (check its spelling)"
-    if kind == "literal_error":
+    if kind in ("literal_error", "enum"):
         expected = error.get("ctx", {}).get("expected", "")
         return f"{error.get('input')!r} is not allowed (use {expected})"
     if message.startswith("Value error, "):

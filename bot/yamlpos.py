@@ -21,7 +21,19 @@ class YamlError(Exception):
         self.message = message
 
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """Safe loading without YAML's own timestamps: dates stay text, validated
+    by the schema, so `2026-13-45` gets a message instead of a crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
 
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
@@ -56,8 +68,12 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = exc.problem or "is not valid YAML"
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise YamlError(line, f"broken YAML: {problem}") from None
     except yaml.YAMLError as exc:
+        raise YamlError(1, f"broken YAML: {exc}") from None
+    except ValueError as exc:
         raise YamlError(1, f"broken YAML: {exc}") from None
     finally:
         loader.dispose()

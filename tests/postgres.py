@@ -37,8 +37,10 @@ class PostgresServer:
     def __init__(self) -> None:
         bindir = _pg_bin()
         if bindir is None:
-            pytest.fail("PostgreSQL server binaries (pg_ctl) not found: run `make test`, "
-                        "which installs Debian's postgresql package")
+            pytest.fail(
+                "PostgreSQL server binaries (pg_ctl) not found: run `make test`, "
+                "which installs Debian's postgresql package"
+            )
         self.bindir = bindir
         self.base = Path(tempfile.mkdtemp(prefix="strikewire-pg-"))
         self.data = self.base / "data"
@@ -51,23 +53,56 @@ class PostgresServer:
         self.url = f"postgresql://strikewire@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run([*self.prefix, *args], capture_output=True, text=True, timeout=120,
-                                check=False)
+        result = subprocess.run(
+            [*self.prefix, *args], capture_output=True, text=True, timeout=120, check=False
+        )
         if result.returncode != 0:
-            log = (self.base / "server.log")
+            log = self.base / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
             pytest.fail(f"{args[0]} failed: {result.stderr[-2000:]}\n{tail}")
 
     def start(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "strikewire",
-                  "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "strikewire",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.base} -F -c max_connections=200"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
-                  "-l", str(self.base / "server.log"), "-w", "-t", "60", "start")
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
-        subprocess.run([*self.prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m",
-                        "immediate", "stop"], capture_output=True, timeout=60, check=False)
+        subprocess.run(
+            [
+                *self.prefix,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         shutil.rmtree(self.base, ignore_errors=True)
 
 

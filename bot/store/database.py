@@ -8,6 +8,8 @@ strikewire is refused rather than guessed at.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,19 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic keeps its running environment in module globals, so two migrations
+# in one process (two stores opened at once) must take turns.
+_MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+# Several processes starting against one PostgreSQL database migrate in turn.
+_PG_LOCK_ID = 0x5754_5249_4B45  # "STRIKE"
 
 
 class DatabaseError(Exception):
@@ -91,7 +100,10 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision, keeping the data."""
     try:
-        async with engine.begin() as conn:
+        lock = _MIGRATING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock, engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))
             await conn.run_sync(_upgrade)
     except DatabaseError:
         raise

@@ -33,19 +33,18 @@ class QueueMixin:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        # One statement, so two claimers can never take the same row: SQLite
+        # runs writers one after another, PostgreSQL skips locked rows.
+        stmt = (
+            update(outbox)
+            .where(outbox.c.id.in_(pick.scalar_subquery()))
+            .values(state="sending", leased_until=now + lease)
+            .returning(*outbox.c)
+        )
         async with self.engine.begin() as conn:
-            ids = list(await conn.scalars(pick))
-            if not ids:
-                return []
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(state="sending", leased_until=now + lease)
-            )
-            rows = await conn.execute(
-                select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.due_at, outbox.c.id)
-            )
-            return list(rows.all())
+            rows = list((await conn.execute(stmt)).all())
+        rows.sort(key=lambda r: (r.due_at, r.id))
+        return rows
 
     async def release_leases(self, platform: str) -> int:
         """Give back every lease of a platform (one process owns it: a restart)."""
@@ -138,7 +137,7 @@ class QueueMixin:
                     outbox.c.platform, outbox.c.state
                 )
             )
-            return {(p, s): n for p, s, n in rows.tuples()}
+            return {(p, s): n for p, s, n in rows.all()}
 
     async def recent_errors(self, limit: int = 5) -> list[tuple[str, str, str, float]]:
         """(platform, item id, error kind, when) of the latest failures; no chat ids."""
@@ -149,7 +148,7 @@ class QueueMixin:
                 .order_by(outbox.c.done_at.desc())
                 .limit(limit)
             )
-            return [(p, i, e or "", d or 0.0) for p, i, e, d in rows.tuples()]
+            return [(p, i, e or "", d or 0.0) for p, i, e, d in rows.all()]
 
     async def purge_done(self, before: float) -> int:
         """Forget who received what once it is old: sent and failed rows before `before`."""

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.queue import QueueMixin
-from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
+from bot.store.schema import adapter_state, broadcasts, outbox, subscribers, subscriptions
 
 
 @dataclass(frozen=True)
@@ -324,8 +324,7 @@ class Store(QueueMixin):
                 .where(subscribers.c.active)
                 .group_by(subscribers.c.platform)
             )
-            # A Result has .keys(), so dict() would read it as a mapping.
-            return dict(list(rows.tuples()))
+            return {str(p): int(n) for p, n in rows.all()}
 
     # Fan-out.
 
@@ -428,3 +427,27 @@ class Store(QueueMixin):
                 )
             )
             return set(keys)
+
+    # Picket reminders.
+
+    async def reminded_chats(self, key_prefix: str) -> list[tuple[str, str, str]]:
+        """(message key, platform, chat) of rows under `key_prefix` that went or are going out."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.message_key, outbox.c.platform, outbox.c.chat_id).where(
+                    outbox.c.message_key.startswith(key_prefix, autoescape=True),
+                    outbox.c.state.in_(("sent", "sending")),
+                )
+            )
+            return [(k, p, c) for k, p, c in rows.tuples()]
+
+    async def state_setdefault(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; return the stored one."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(adapter_state).values(key=key, value=value).on_conflict_do_nothing()
+            )
+            found = await conn.scalar(
+                select(adapter_state.c.value).where(adapter_state.c.key == key)
+            )
+            return str(found)

@@ -1,0 +1,147 @@
+"""Commands answered by the core, as any platform's user sees them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.base import ChatKind
+from bot.app import App
+from bot.clock import FakeClock
+from tests.conftest import make_config, write_update
+from tests.recording import RecordingAdapter
+
+ROOT = Path(__file__).parent.parent
+TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[tuple[App, RecordingAdapter]]:
+    import shutil
+
+    shutil.copytree(ROOT / "updates", tmp_path / "updates")
+    adapter = RecordingAdapter()
+    # The shipped updates have real dates: pin the clock so appeals stay active.
+    app = App(make_config(tmp_path), adapters=[adapter], watch=False, clock=FakeClock(TODAY))
+    await app.start()
+    try:
+        yield app, adapter
+    finally:
+        await app.stop()
+
+
+async def test_start_subscribes_and_shows_appeals(bot: tuple[App, RecordingAdapter]) -> None:
+    app, tg = bot
+    [answer] = await tg.say("1", "/start")
+    assert "Welcome" in answer
+    assert "/address metallist-solidarity" in answer
+    sub = await app.store.subscription("telegram", "1")
+    assert sub is not None and sub.active and sub.everything
+
+
+async def test_address_gives_the_postal_address_ready_to_copy(
+    bot: tuple[App, RecordingAdapter],
+) -> None:
+    _, tg = bot
+    [answer] = await tg.say("1", "/address metallist-solidarity")
+    assert (
+        "417000 Republic of Kazakhstan\nUralsk, ul. Udrinskaya d.1/1 kv. 9\nPozhidaevy VT" in answer
+    )
+    [all_of_them] = await tg.say("1", "/address")
+    assert "ul. Yerubaeva dom 30" in all_of_them and "Udrinskaya" in all_of_them
+    [unknown] = await tg.say("1", "/address nonsense")
+    assert unknown.startswith("No active appeal called nonsense")
+
+
+async def test_appeals_and_pickets(bot: tuple[App, RecordingAdapter]) -> None:
+    _, tg = bot
+    [appeals] = await tg.say("1", "/appeals")
+    assert appeals.count("/address") == 3
+    [pickets] = await tg.say("1", "/pickets")
+    assert (
+        "Uralsk" in pickets
+        and "Berlin" in pickets
+        and "Uralsk: Metallist factory gates, Sat 6 Mar 2027, 12:00 (UTC+05:00), Asia/Oral"
+        in pickets
+    )
+
+
+async def test_bad_input_gets_short_helpful_answers(bot: tuple[App, RecordingAdapter]) -> None:
+    _, tg = bot
+    assert (await tg.say("1", "/frobnicate"))[0].startswith("I don't know /frobnicate")
+    assert (await tg.say("1", "/subscribe x" + "y" * 10_000))[0].startswith("That is more than")
+    assert (await tg.say("1", "/subscribe " + " ".join("a" * 11)))[0].startswith(
+        "That is more than"
+    )
+    assert (await tg.say("1", "/subscribe nosuch"))[0] == (
+        "Unknown campaign: nosuch. Campaigns: kazakhstan, metallist, miners."
+    )
+    assert (await tg.say("1", "hello"))[0].startswith("I answer commands only")
+    assert await tg.say("-5", "hello", kind=ChatKind.GROUP) == []
+    assert (await tg.say("1", "/language"))[0].startswith("Send /language followed by a code")
+    assert (await tg.say("1", "/help"))[0].startswith("Commands")
+
+
+async def test_group_subscription_needs_a_manager(bot: tuple[App, RecordingAdapter]) -> None:
+    app, tg = bot
+    [refused] = await tg.say("-100", "/start", kind=ChatKind.GROUP, may_manage=False)
+    assert refused.startswith("Only a group admin")
+    assert await app.store.subscription("telegram", "-100") is None
+    # Anyone may ask.
+    [answer] = await tg.say("-100", "/appeals", kind=ChatKind.GROUP, may_manage=False)
+    assert "Active appeals" in answer
+
+
+async def test_unsubscribe_one_campaign_keeps_the_others(bot: tuple[App, RecordingAdapter]) -> None:
+    app, tg = bot
+    await tg.say("1", "/start")
+    [answer] = await tg.say("1", "/unsubscribe miners")
+    assert answer == "Unsubscribed from: miners. Still following: kazakhstan, metallist."
+    sub = await app.store.subscription("telegram", "1")
+    assert sub is not None and sub.campaigns == {"kazakhstan", "metallist"}
+    [answer] = await tg.say("1", "/campaigns")
+    assert "This chat follows: kazakhstan, metallist." in answer
+
+
+async def test_forget_deletes_the_chat(bot: tuple[App, RecordingAdapter]) -> None:
+    app, tg = bot
+    await tg.say("1", "/subscribe metallist")
+    assert (await tg.say("1", "/forget"))[0].startswith("Done: everything stored")
+    assert await app.store.subscription("telegram", "1") is None
+
+
+async def test_status_is_for_admins(bot: tuple[App, RecordingAdapter]) -> None:
+    _, tg = bot
+    await tg.say("1", "/start")
+    assert (await tg.say("1", "/status"))[0] == "/status is for the bot's admins."
+    [status] = await tg.say("1", "/status", admin=True)
+    assert "Subscribers: 1 (telegram 1)" in status
+    assert "Updates: 6 valid, 0 problems" in status
+
+
+async def test_language_switches_to_a_translation(tmp_path: Path) -> None:
+    write_update(
+        tmp_path / "updates",
+        "strike.md",
+        """
+        kind: news
+        title: Strike
+        date: 2026-11-20
+    """,
+        "English text.",
+    )
+    write_update(tmp_path / "updates", "strike.ru.md", "title: Забастовка", "Русский текст.")
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], watch=False, clock=FakeClock(TODAY))
+    await app.start()
+    try:
+        await tg.say("1", "/start")
+        assert (await tg.say("1", "/language de"))[0] == "No updates in de yet. Languages: en, ru."
+        assert "ru" in (await tg.say("1", "/language ru"))[0]
+        [latest] = await tg.say("1", "/latest")
+        assert "Забастовка" in latest and "Русский текст." in latest
+    finally:
+        await app.stop()
