@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand; results go into docs/benchmarks.md."""
