@@ -81,7 +81,7 @@ async def run(count: int, folder: Path) -> None:
     worker.start(poll=0.05)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 300
-    while adapter.sent < count and loop.time() < deadline:
+    while adapter.sent < count and loop.time() < deadline:  # noqa: ASYNC110 (polling a counter)
         await asyncio.sleep(0.05)
     await worker.stop()
     took = time.perf_counter() - started
@@ -99,9 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=100_000)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.machine()} {platform.python_implementation()} {platform.python_version()}"
-    )
+    python = f"{platform.python_implementation()} {platform.python_version()}"
+    print(f"machine: {platform.machine()} {python}")
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(run(args.subscribers, Path(tmp)))
 

@@ -1,37 +1,47 @@
 """Logging: one line per event, `key=value` fields, no message text or user ids.
 
-Libraries that log request URLs (httpx logs the Telegram token in every URL)
-or message bodies are held at WARNING.
+Libraries that log request URLs (httpx logs the Telegram token in every URL),
+SQL parameters (chat ids) or message bodies are held at WARNING, even when
+the bot itself logs at DEBUG.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 
 QUIET = (
-    "httpx",
-    "httpcore",
-    "telegram",
-    "nio",
     "aiohttp",
-    "apscheduler",
+    "aiosqlite",
     "alembic",
-    "watchfiles",
+    "apscheduler",
     "asyncio",
+    "asyncpg",
+    "httpcore",
+    "httpx",
+    "nio",
     "peewee",
+    "sqlalchemy",
+    "telegram",
+    "watchfiles",
 )
+
+
+def quiet_libraries() -> None:
+    """Hold chatty libraries at WARNING, whatever the bot's own level."""
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
-        )
+    formatter = logging.Formatter(
+        "%(asctime)sZ %(levelname)s %(name)s %(message)s", datefmt="%Y-%m-%dT%H:%M:%S"
     )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in QUIET:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    quiet_libraries()

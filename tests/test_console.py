@@ -96,3 +96,17 @@ async def test_sigterm_stops_cleanly_and_keeps_the_queue(tmp_path: Path) -> None
     proc.send_signal(signal.SIGTERM)
     await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 0
+
+
+async def test_status_command_line(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "updates", tmp_path / "updates")
+    proc = await start_bot(tmp_path)
+    await asyncio.wait_for(proc.communicate(b"/start\n"), 60)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    status = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "status", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(status.communicate(), 60)
+    assert status.returncode == 0
+    assert "Subscribers: 1 (console 1)" in out.decode()
+    assert "Updates: 6 valid, 0 problems" in out.decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,9 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.adapters.base import ChatGone, ChatMoved, Rejected, RetryAfter, SendError, Transient
 from bot.app import App
 from bot.delivery import Backoff
+from bot.logs import quiet_libraries
 from bot.store import open_store
 from tests.conftest import make_config, write_update
 from tests.recording import RecordingAdapter
@@ -210,3 +214,26 @@ async def test_a_crash_between_send_and_mark_loses_nothing(tmp_path: Path) -> No
     # Only rows that were sent but not yet recorded are sent again: at most one
     # unflushed batch, bounded by what the worker may have in flight.
     assert len(resent) <= 8 + 8, json.dumps(sorted(resent))
+
+
+async def test_logs_never_name_a_chat(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    secret_chat = "987654321"
+    await subscribe_many(f"sqlite:///{tmp_path / 'bot.db'}", 0)
+    tg = RecordingAdapter()
+    tg.fail = lambda chat, attempt: ChatGone("blocked") if attempt == 1 else None
+    app = App(make_config(tmp_path), adapters=[tg], watch=False)
+    quiet_libraries()
+    caplog.set_level(logging.DEBUG)
+    await app.start()
+    try:
+        await tg.say(secret_chat, "/start")
+        await tg.say(secret_chat, "/address")
+        news(tmp_path / "updates")
+        await app.reload()
+        assert await app.drain(timeout=10)
+    finally:
+        await app.stop()
+    assert any("chat gone" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert secret_chat not in record.getMessage()
+        assert "The strike goes on" not in record.getMessage()

@@ -1,0 +1,103 @@
+"""The catalog: reload reports changes; the folder watcher never publishes a half-written file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.app import App
+from bot.catalog import Catalog
+from bot.cli import main
+from tests.conftest import make_config, write_update
+from tests.recording import RecordingAdapter
+
+TODAY = time.strftime("%Y-%m-%d", time.gmtime())
+ROOT = Path(__file__).parent.parent
+
+
+def test_reload_reports_added_changed_removed(tmp_path: Path) -> None:
+    folder = tmp_path / "updates"
+    write_update(folder, "a.md", "kind: news\ntitle: A\ndate: 2026-11-20")
+    write_update(folder, "b.md", "kind: news\ntitle: B\ndate: 2026-11-20")
+    catalog = Catalog(folder, ZoneInfo("UTC")).load()
+    assert sorted(catalog.items) == ["a", "b"]
+    write_update(folder, "a.md", "kind: news\ntitle: A, corrected\ndate: 2026-11-20")
+    (folder / "b.md").unlink()
+    write_update(folder, "c.md", "kind: news\ntitle: C\ndate: 2026-11-20")
+    (folder / ".c.md.swp").write_text("editor junk")
+    changes = catalog.reload()
+    assert (changes.added, changes.changed, changes.removed) == (("c",), ("a",), ("b",))
+    assert catalog.items["a"].title == "A, corrected"
+    assert not catalog.reload()
+
+
+def test_translation_is_attached_to_its_base(tmp_path: Path) -> None:
+    folder = tmp_path / "updates"
+    write_update(folder, "strike.md", "kind: news\ntitle: Strike\ndate: 2026-11-20", "English.")
+    write_update(folder, "strike.ru.md", "title: Забастовка", "Русский.")
+    catalog = Catalog(folder, ZoneInfo("UTC")).load()
+    item = catalog.items["strike"]
+    assert item.in_language("ru").body == "Русский."
+    assert item.in_language("de").body == "English."
+
+
+def test_preview_prints_each_platforms_message(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = str(ROOT / "updates" / "metallist-solidarity.md")
+    assert main(["preview", path, "--platform", "telegram"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("── telegram part 1/1 (")
+    assert "<b>Messages of solidarity for the Metallist strike committee</b>" in out
+    assert (
+        "<pre>417000 Republic of Kazakhstan\nUralsk, ul. Udrinskaya d.1/1 kv. 9\nPozhidaevy VT</pre>"
+        in out
+    )
+    assert main(["preview", path, "--platform", "matrix"]) == 0
+    out = capsys.readouterr().out
+    assert "formatted_body:\n<p><strong>Messages of solidarity" in out
+    assert main(["preview", str(ROOT / "updates" / "metallist-strike.ru.md")]) == 0
+    assert "Забастовка на заводе «Металлист»" in capsys.readouterr().out
+
+
+def test_preview_of_a_broken_file_names_the_problem(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_update(tmp_path / "updates", "bad.md", "kind: news\ntitle: Bad\ndate: someday")
+    assert main(["preview", "updates/bad.md"]) == 1
+    assert (
+        capsys.readouterr().out
+        == "updates/bad.md:4: date: 'someday' is not a date (use YYYY-MM-DD)\n"
+    )
+
+
+async def test_a_slowly_written_file_is_published_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "updates"
+    folder.mkdir()
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], settle=0.5)
+    await app.start()
+    try:
+        await tg.say("1", "/start")
+        path = folder / "slow.md"
+        path.write_text(
+            f"---\nkind: news\ntitle: Slow copy\ndate: {TODAY}\n---\nFirst paragraph.\n"
+        )
+        for n in range(6):  # a copy in progress: more arrives every 0.2 s
+            await asyncio.sleep(0.2)
+            with path.open("a") as f:
+                f.write(f"\nParagraph {n}.\n")
+        with path.open("a") as f:
+            f.write("\nThe end.\n")
+        await tg.wait_for(lambda: bool(tg.sent), timeout=15)
+        assert await app.drain(timeout=10)
+        [message] = tg.received("1")
+        assert message.endswith("The end.")
+    finally:
+        await app.stop()
