@@ -11,12 +11,14 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.adapters.base import ChatGone, ChatMoved, Rejected, RetryAfter, SendError, Transient
 from bot.app import App
+from bot.clock import FakeClock
 from bot.delivery import Backoff
 from bot.logs import quiet_libraries
 from bot.store import open_store
@@ -237,3 +239,35 @@ async def test_logs_never_name_a_chat(tmp_path: Path, caplog: pytest.LogCaptureF
     for record in caplog.records:
         assert secret_chat not in record.getMessage()
         assert "The strike goes on" not in record.getMessage()
+
+
+async def test_embargoed_item_goes_out_when_its_time_comes(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    clock = FakeClock(now)
+    write_update(
+        tmp_path / "updates",
+        "embargo.md",
+        """
+        kind: news
+        title: Embargoed until ten
+        date: 2026-11-22
+        publish_at: 2026-11-22T11:00:00+01:00
+    """,
+    )
+    await subscribe_many(f"sqlite:///{tmp_path / 'bot.db'}", 2)
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], watch=False, clock=clock)
+    await app.start()
+    try:
+        assert await app.drain(timeout=5)
+        assert tg.sent == []
+        assert (await tg.say("9", "/latest"))[0] == "No updates yet."
+        clock.advance(timedelta(minutes=59))
+        await app.tick()
+        assert tg.sent == []
+        clock.advance(timedelta(minutes=1))
+        await app.tick()
+        await tg.wait_for(lambda: len(tg.sent) == 2)
+        assert "Embargoed until ten" in tg.received("0")[0]
+    finally:
+        await app.stop()
