@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.compose import address_block, excerpt, local_time, one_line, places_list
+from bot.compose import address_block, excerpt, local_time, one_line, places_list, until
 from bot.items import Item
 from bot.render import escape_markdown as esc
 from bot.store import Subscription
@@ -133,24 +133,15 @@ def no_such_appeal(asked: str, items: Sequence[Item]) -> str:
     return f"No active appeal called {esc(asked[:64])}. Appeals: {choice}."
 
 
-def _in(delta_seconds: float) -> str:
-    hours = int(delta_seconds // 3600)
-    if hours >= 48:
-        return f"in {hours // 24} days"
-    if hours >= 1:
-        return f"in {hours} hour{'s' if hours != 1 else ''}"
-    minutes = max(1, int(delta_seconds // 60))
-    return f"in {minutes} minute{'s' if minutes != 1 else ''}"
-
-
 def pickets(items: Sequence[Item], now: datetime) -> str:
     if not items:
         return "No pickets are planned right now."
     blocks = []
     for picket in items:
         assert picket.starts is not None
-        when = f"{esc(local_time(picket.starts))}, {_in((picket.starts - now).total_seconds())}"
-        blocks.append(f"**{esc(picket.title)}**\n\n{when}\n\n{places_list(picket)}")
+        when = f"{esc(local_time(picket.starts))}, {until(picket.starts - now)}"
+        blocks.append(f"**{esc(picket.title)}**\n\n{when}\n\n{places_list(picket, now)}")
+    blocks.append("/calendar sends them as a calendar file.")
     return "\n\n".join(blocks)
 
 

@@ -22,6 +22,7 @@ from bot.config import Config
 from bot.delivery import Backoff, DeliveryWorker
 from bot.dispatcher import Dispatcher
 from bot.problems import Problem
+from bot.scheduler import PicketScheduler
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, Store, open_store
 from bot.watcher import watch_updates
@@ -81,6 +82,7 @@ class App:
         self._store: Store | None = None
         self._commands: Commands | None = None
         self._dispatcher: Dispatcher | None = None
+        self.scheduler: PicketScheduler | None = None
 
     @property
     def store(self) -> Store:
@@ -141,6 +143,16 @@ class App:
         # Fan out what is due before taking commands, so a chat subscribing in
         # the first second does not race the start-up broadcast.
         await self.tick()
+        self.scheduler = PicketScheduler(
+            self.catalog,
+            self.store,
+            self.dispatcher,
+            self.clock,
+            self.config.reminders.default,
+            wake=self.wake_workers,
+        )
+        self.scheduler.install(self.variants, self.reload_hooks, self.commands.extra)
+        await self.scheduler.start()
         for worker in self.workers.values():
             worker.start(poll=0.5)
         for adapter in self.adapters:
@@ -276,6 +288,8 @@ class App:
     async def stop(self) -> None:
         """Stop receiving, let in-flight sends finish, keep everything queued."""
         self._stop.set()
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

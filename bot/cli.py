@@ -1,4 +1,4 @@
-"""The `strikewire` command: run, check, preview, status.
+"""The `strikewire` command: run, check, preview, status, calendar.
 
 Every subcommand takes `-c/--config` (default `config.yaml`, or
 `$STRIKEWIRE_CONFIG`). Problems are printed as `path:line: message`, never as
@@ -16,7 +16,9 @@ from pathlib import Path
 
 from bot.adapters.base import AdapterStartError
 from bot.app import App
+from bot.calendar_ics import calendar_bytes
 from bot.catalog import Catalog
+from bot.clock import SystemClock
 from bot.compose import item_message
 from bot.config import Config, ConfigError, config_path_from, load_config
 from bot.loader import parse_file
@@ -138,6 +140,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar(args: argparse.Namespace) -> int:
+    config = _config(args)
+    catalog = Catalog(config.updates_path, config.zone, config.language).load()
+    for problem in catalog.problems:
+        print(problem.format(), file=sys.stderr)
+    data = calendar_bytes(catalog.items.values(), SystemClock().now())
+    if args.output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    try:
+        Path(args.output).write_bytes(data)
+    except OSError as exc:
+        print(
+            f"{args.output}: cannot write: {exc.strerror} (choose another -o path)", file=sys.stderr
+        )
+        return 1
+    count = data.count(b"BEGIN:VEVENT")
+    print(f"wrote {count} event(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="strikewire", description=__doc__.splitlines()[0])
     subs = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -158,6 +182,9 @@ def parser() -> argparse.ArgumentParser:
     preview.add_argument("--platform", choices=["telegram", "matrix", "plain"], default="plain")
     preview.set_defaults(func=cmd_preview)
     sub("status", "subscribers, queue and problems").set_defaults(func=cmd_status)
+    calendar = sub("calendar", "write the pickets as an iCalendar (.ics) file")
+    calendar.add_argument("-o", "--output", help="the file to write (default: standard output)")
+    calendar.set_defaults(func=cmd_calendar)
     return top
 
 

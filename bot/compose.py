@@ -7,7 +7,7 @@ escaped; addresses go in code blocks so a tap copies them whole.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.items import Address, Item, Kind
 from bot.render import escape_markdown
@@ -37,13 +37,32 @@ def local_time(moment: datetime) -> str:
     return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} (UTC{sign}{hours}:{minutes})"
 
 
-def places_list(item: Item) -> str:
+def until(delta: timedelta) -> str:
+    """`in 3 hours`, rounded to the nearest unit (a 1d reminder sent a second late
+    still says 24 hours); days from two days on."""
+    seconds = delta.total_seconds()
+    if seconds <= 0:
+        return "now"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"in {max(minutes, 1)} minute{'s' if minutes > 1 else ''}"
+    hours = round(seconds / 3600)
+    if hours < 48:
+        return f"in {hours} hour{'s' if hours != 1 else ''}"
+    return f"in {round(seconds / 86400)} days"
+
+
+def places_list(item: Item, now: datetime | None = None) -> str:
+    """One line per place with its local time and zone; with `now`, how soon it starts."""
     lines = []
     for place, start in item.place_starts():
-        lines.append(
+        line = (
             f"- **{escape_markdown(place.city)}**: {escape_markdown(place.where)}, "
             f"{escape_markdown(local_time(start))}, {escape_markdown(place.timezone)}"
         )
+        if now is not None:
+            line += f" ({until(start - now)})" if start > now else " (under way)"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -439,7 +439,7 @@ class Store(QueueMixin):
                     outbox.c.state.in_(("sent", "sending")),
                 )
             )
-            return [(k, p, c) for k, p, c in rows.tuples()]
+            return [(k, p, c) for k, p, c in rows.all()]
 
     async def state_setdefault(self, key: str, value: str) -> str:
         """Store `value` under `key` unless one is there; return the stored one."""
