@@ -175,3 +175,14 @@ class QueueMixin:
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
             )
+
+    async def state_setdefault(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; return the stored one."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(adapter_state).values(key=key, value=value).on_conflict_do_nothing()
+            )
+            found = await conn.scalar(
+                select(adapter_state.c.value).where(adapter_state.c.key == key)
+            )
+            return str(found)

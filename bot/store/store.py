@@ -1,9 +1,6 @@
-"""All SQL the bot runs: subscribers, the outbox, broadcasts, adapter state.
-
-The same code serves SQLite and PostgreSQL. Fan-out is one INSERT … SELECT, so
-enqueuing an item for 100,000 chats is one statement; claiming rows uses
-`FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite has one writer anyway), so
-several processes never send the same row.
+"""The store: subscribers here; fan-out (`fanout.py`) and the outbox as a work
+queue with adapter state (`queue.py`) mixed in. The same SQL serves SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,12 +9,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.fanout import FanoutMixin
 from bot.store.queue import QueueMixin
-from bot.store.schema import adapter_state, broadcasts, outbox, subscribers, subscriptions
+from bot.store.schema import outbox, subscribers, subscriptions
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,7 @@ class Retry:
     error_kind: str
 
 
-class Store(QueueMixin):
+class Store(FanoutMixin, QueueMixin):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -325,129 +323,3 @@ class Store(QueueMixin):
                 .group_by(subscribers.c.platform)
             )
             return {str(p): int(n) for p, n in rows.all()}
-
-    # Fan-out.
-
-    async def enqueue(
-        self,
-        message_key: str,
-        item_id: str,
-        variant: str,
-        campaigns: Sequence[str],
-        platforms: Sequence[str],
-        now: float,
-        chats: Sequence[tuple[str, str]] | None = None,
-    ) -> int | None:
-        """Write one row per matching active chat, once per message_key.
-
-        Returns how many rows were written, or None if `message_key` was
-        already fanned out (by this process before, or by another one now).
-        With `chats`, only those chats are considered and no broadcast is recorded.
-        """
-        async with self.engine.begin() as conn:
-            if chats is None:
-                claimed = await conn.execute(
-                    self._insert(broadcasts)
-                    .values(
-                        message_key=message_key,
-                        item_id=item_id,
-                        enqueued_at=now,
-                        recipients=0,
-                    )
-                    .on_conflict_do_nothing()
-                )
-                if claimed.rowcount == 0:
-                    return None
-            s = subscribers
-            wanted = [s.c.active, s.c.platform.in_(list(platforms))]
-            if campaigns:
-                wanted.append(
-                    or_(
-                        s.c.everything,
-                        exists().where(
-                            subscriptions.c.subscriber_id == s.c.id,
-                            subscriptions.c.campaign.in_(list(campaigns)),
-                        ),
-                    )
-                )
-            if chats is not None:
-                wanted.append(or_(*[and_(s.c.platform == p, s.c.chat_id == c) for p, c in chats]))
-            source = select(
-                literal(message_key),
-                literal(item_id),
-                literal(variant),
-                s.c.platform,
-                s.c.chat_id,
-                s.c.language,
-                literal("queued"),
-                literal(0),
-                literal(now),
-                literal(now),
-            ).where(*wanted)
-            result = await conn.execute(
-                self._insert(outbox)
-                .from_select(
-                    [
-                        "message_key",
-                        "item_id",
-                        "variant",
-                        "platform",
-                        "chat_id",
-                        "language",
-                        "state",
-                        "attempts",
-                        "due_at",
-                        "created_at",
-                    ],
-                    source,
-                )
-                .on_conflict_do_nothing()
-            )
-            count = max(result.rowcount, 0)
-            if chats is None:
-                await conn.execute(
-                    update(broadcasts)
-                    .where(broadcasts.c.message_key == message_key)
-                    .values(recipients=count)
-                )
-            return count
-
-    async def was_broadcast(self, message_key: str) -> bool:
-        async with self.engine.connect() as conn:
-            found = await conn.scalar(
-                select(broadcasts.c.message_key).where(broadcasts.c.message_key == message_key)
-            )
-            return found is not None
-
-    async def broadcast_keys(self, prefix: str) -> set[str]:
-        async with self.engine.connect() as conn:
-            keys = await conn.scalars(
-                select(broadcasts.c.message_key).where(
-                    broadcasts.c.message_key.startswith(prefix, autoescape=True)
-                )
-            )
-            return set(keys)
-
-    # Picket reminders.
-
-    async def reminded_chats(self, key_prefix: str) -> list[tuple[str, str, str]]:
-        """(message key, platform, chat) of rows under `key_prefix` that went or are going out."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(outbox.c.message_key, outbox.c.platform, outbox.c.chat_id).where(
-                    outbox.c.message_key.startswith(key_prefix, autoescape=True),
-                    outbox.c.state.in_(("sent", "sending")),
-                )
-            )
-            return [(k, p, c) for k, p, c in rows.all()]
-
-    async def state_setdefault(self, key: str, value: str) -> str:
-        """Store `value` under `key` unless one is there; return the stored one."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                self._insert(adapter_state).values(key=key, value=value).on_conflict_do_nothing()
-            )
-            found = await conn.scalar(
-                select(adapter_state.c.value).where(adapter_state.c.key == key)
-            )
-            return str(found)

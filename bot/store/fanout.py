@@ -1,0 +1,133 @@
+"""Fan-out: one outbox row per matching chat, once per message key.
+
+Fan-out is one INSERT … SELECT over the subscribers, so enqueuing an item for
+100,000 chats is one statement. The `broadcasts` row for the key is claimed in
+the same transaction: a second enqueue of the key, from this process or
+another, writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, exists, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
+
+
+class FanoutMixin:
+    engine: AsyncEngine
+    _insert: Any
+
+    async def enqueue(
+        self,
+        message_key: str,
+        item_id: str,
+        variant: str,
+        campaigns: Sequence[str],
+        platforms: Sequence[str],
+        now: float,
+        chats: Sequence[tuple[str, str]] | None = None,
+    ) -> int | None:
+        """Write one row per matching active chat, once per message_key.
+
+        Returns how many rows were written, or None if `message_key` was
+        already fanned out (by this process before, or by another one now).
+        With `chats`, only those chats are considered and no broadcast is recorded.
+        """
+        async with self.engine.begin() as conn:
+            if chats is None:
+                claimed = await conn.execute(
+                    self._insert(broadcasts)
+                    .values(
+                        message_key=message_key,
+                        item_id=item_id,
+                        enqueued_at=now,
+                        recipients=0,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                if claimed.rowcount == 0:
+                    return None
+            s = subscribers
+            wanted = [s.c.active, s.c.platform.in_(list(platforms))]
+            if campaigns:
+                wanted.append(
+                    or_(
+                        s.c.everything,
+                        exists().where(
+                            subscriptions.c.subscriber_id == s.c.id,
+                            subscriptions.c.campaign.in_(list(campaigns)),
+                        ),
+                    )
+                )
+            if chats is not None:
+                wanted.append(or_(*[and_(s.c.platform == p, s.c.chat_id == c) for p, c in chats]))
+            source = select(
+                literal(message_key),
+                literal(item_id),
+                literal(variant),
+                s.c.platform,
+                s.c.chat_id,
+                s.c.language,
+                literal("queued"),
+                literal(0),
+                literal(now),
+                literal(now),
+            ).where(*wanted)
+            result = await conn.execute(
+                self._insert(outbox)
+                .from_select(
+                    [
+                        "message_key",
+                        "item_id",
+                        "variant",
+                        "platform",
+                        "chat_id",
+                        "language",
+                        "state",
+                        "attempts",
+                        "due_at",
+                        "created_at",
+                    ],
+                    source,
+                )
+                .on_conflict_do_nothing()
+            )
+            count = max(result.rowcount, 0)
+            if chats is None:
+                await conn.execute(
+                    update(broadcasts)
+                    .where(broadcasts.c.message_key == message_key)
+                    .values(recipients=count)
+                )
+            return count
+
+    async def was_broadcast(self, message_key: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(broadcasts.c.message_key).where(broadcasts.c.message_key == message_key)
+            )
+            return found is not None
+
+    async def broadcast_keys(self, prefix: str) -> set[str]:
+        async with self.engine.connect() as conn:
+            keys = await conn.scalars(
+                select(broadcasts.c.message_key).where(
+                    broadcasts.c.message_key.startswith(prefix, autoescape=True)
+                )
+            )
+            return set(keys)
+
+    async def reminded_chats(self, key_prefix: str) -> list[tuple[str, str, str]]:
+        """(message key, platform, chat) of rows under `key_prefix` that went or are going out."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.message_key, outbox.c.platform, outbox.c.chat_id).where(
+                    outbox.c.message_key.startswith(key_prefix, autoescape=True),
+                    outbox.c.state.in_(("sent", "sending")),
+                )
+            )
+            return [(k, p, c) for k, p, c in rows.all()]
