@@ -1,0 +1,220 @@
+"""Sending into Matrix rooms: `m.notice` parts, encryption, attachments, and
+the homeserver's rate limit.
+
+When the homeserver answers `M_LIMIT_EXCEEDED`, every send pauses until its
+`retry_after_ms` has passed: broadcasts raise `RetryAfter` at once so the
+delivery worker reschedules them, replies to commands wait and try again a
+bounded number of times, and go before any broadcast waiting with them. A
+message of several parts that fails half-way resumes after the parts already
+sent, so a retry never shows the reader a part twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
+from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError
+
+from bot.adapters.base import (
+    Attachment,
+    ChatGone,
+    Outgoing,
+    Priority,
+    RetryAfter,
+    Transient,
+)
+from bot.adapters.matrix_rules import classify_error
+from bot.render import to_matrix
+
+log = logging.getLogger(__name__)
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+# A reply is worth a short wait; after this many rate-limit answers it is dropped.
+REPLY_ATTEMPTS = 4
+MAX_REPLY_WAIT_S = 60.0
+_RESUME_ENTRIES = 1000
+
+
+def notice_content(body: str, formatted_body: str) -> dict[str, Any]:
+    return {
+        "msgtype": "m.notice",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted_body,
+    }
+
+
+class MatrixSender:
+    """Sends `Outgoing` messages for one logged-in, synced client."""
+
+    def __init__(self, client: AsyncClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._clock = clock
+        # Key setup (member lists, device queries, sharing room keys) touches
+        # nio's Olm state: one at a time, while the sends themselves overlap.
+        self.key_lock = asyncio.Lock()
+        self._paused_until = 0.0
+        self._replies_waiting = 0
+        self._no_replies = asyncio.Event()
+        self._no_replies.set()
+        self._resume: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        # Rooms joined whose state has not come down a sync yet.
+        self.joining: set[str] = set()
+
+    async def keep_keys(self) -> None:
+        """The Olm upkeep nio's sync_forever would do after each sync: upload
+        our keys, learn members' devices, claim one-time keys, flush to-device."""
+        client = self._client
+        if client.olm is None:
+            return
+        async with self.key_lock:
+            try:
+                if client.should_upload_keys:
+                    await client.keys_upload()
+                if client.should_query_keys:
+                    await client.keys_query()
+                if client.should_claim_keys:
+                    await client.keys_claim(client.get_users_for_key_claiming())
+                await client.send_to_device_messages()
+            except (*NETWORK_ERRORS, LocalProtocolError) as exc:
+                log.warning("matrix: encryption key upkeep failed (%s); will retry", exc)
+
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._clock())
+
+    async def send(self, room_id: str, message: Outgoing, priority: Priority) -> list[str]:
+        if priority is Priority.BROADCAST:
+            await self._no_replies.wait()
+            wait = self.paused_for()
+            if wait > 0:
+                raise RetryAfter(wait, "the homeserver's rate limit is still in force")
+            return await self._send_message(room_id, message)
+        self._replies_waiting += 1
+        self._no_replies.clear()
+        try:
+            for attempt in range(1, REPLY_ATTEMPTS + 1):
+                wait = self.paused_for()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, MAX_REPLY_WAIT_S))
+                try:
+                    return await self._send_message(room_id, message)
+                except RetryAfter:
+                    if attempt == REPLY_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._replies_waiting -= 1
+            if self._replies_waiting == 0:
+                self._no_replies.set()
+
+    async def _send_message(self, room_id: str, message: Outgoing) -> list[str]:
+        contents = [notice_content(p.body, p.formatted_body) for p in to_matrix(message.markdown)]
+        key = (room_id, _fingerprint(message))
+        ids = self._resume.pop(key, [])
+        try:
+            for content in contents[len(ids) :]:
+                ids.append(await self._send_event(room_id, content))
+            if message.attachment is not None and len(ids) == len(contents):
+                ids.append(await self._send_file(room_id, message.attachment))
+        except Exception:
+            if ids:
+                self._resume[key] = ids
+                while len(self._resume) > _RESUME_ENTRIES:
+                    self._resume.popitem(last=False)
+            raise
+        return ids
+
+    async def _send_event(self, room_id: str, content: dict[str, Any]) -> str:
+        room = self._client.rooms.get(room_id)
+        if room is None:
+            if room_id in self.joining:
+                raise Transient("the bot has just joined this room")
+            raise ChatGone("the bot is not in this room")
+        if room.encrypted and self._client.olm is not None:
+            await self._prepare_encrypted(room_id)
+        try:
+            reply = await self._client.room_send(
+                room_id, "m.room.message", content, ignore_unverified_devices=True
+            )
+        except NETWORK_ERRORS as exc:
+            raise Transient(f"network: {exc or type(exc).__name__}") from None
+        except (LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError) as exc:
+            raise Transient(f"encryption: {exc}") from None
+        if isinstance(reply, RoomSendResponse):
+            return str(reply.event_id)
+        raise self._failure(reply)
+
+    async def _prepare_encrypted(self, room_id: str) -> None:
+        """Make sure every member's device can read what we are about to send
+        (trust on first use: unverified devices get the room key too)."""
+        client = self._client
+        assert client.olm is not None
+        async with self.key_lock:
+            try:
+                room = client.rooms.get(room_id)
+                if room is not None and not room.members_synced:
+                    members = await client.joined_members(room_id)
+                    if isinstance(members, ErrorResponse):
+                        raise self._failure(members)
+                if client.should_query_keys:
+                    await client.keys_query()
+                if client.olm.should_share_group_session(room_id):
+                    await client.share_group_session(room_id, ignore_unverified_devices=True)
+            except NETWORK_ERRORS as exc:
+                raise Transient(f"network: {exc or type(exc).__name__}") from None
+            except LocalProtocolError as exc:
+                raise Transient(f"encryption: {exc}") from None
+
+    async def _send_file(self, room_id: str, attachment: Attachment) -> str:
+        room = self._client.rooms.get(room_id)
+        encrypt = bool(room is not None and room.encrypted and self._client.olm is not None)
+        try:
+            upload, keys = await self._client.upload(
+                io.BytesIO(attachment.content),
+                content_type=attachment.mime_type,
+                filename=attachment.filename,
+                encrypt=encrypt,
+                filesize=len(attachment.content),
+            )
+        except NETWORK_ERRORS as exc:
+            raise Transient(f"network: {exc or type(exc).__name__}") from None
+        if not isinstance(upload, UploadResponse):
+            raise self._failure(upload)
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": attachment.filename,
+            "filename": attachment.filename,
+            "info": {"mimetype": attachment.mime_type, "size": len(attachment.content)},
+        }
+        if keys is not None:
+            content["file"] = {**keys, "url": upload.content_uri}
+        else:
+            content["url"] = upload.content_uri
+        return await self._send_event(room_id, content)
+
+    def _failure(self, reply: Any) -> Exception:
+        transport = getattr(reply, "transport_response", None)
+        error = classify_error(
+            getattr(reply, "status_code", None),
+            getattr(transport, "status", None),
+            str(getattr(reply, "message", "") or ""),
+            getattr(reply, "retry_after_ms", None),
+        )
+        if isinstance(error, RetryAfter):
+            self._paused_until = max(self._paused_until, self._clock() + error.seconds)
+        return error
+
+
+def _fingerprint(message: Outgoing) -> str:
+    digest = hashlib.sha256(message.markdown.encode())
+    if message.attachment is not None:
+        digest.update(message.attachment.filename.encode())
+    return digest.hexdigest()
