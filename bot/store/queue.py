@@ -59,56 +59,31 @@ class QueueMixin:
             )
             return max(result.rowcount, 0)
 
-    async def mark_sent(self, done: Sequence[tuple[int, str]], now: float) -> None:
-        if not done:
+    async def _mark(self, params: list[dict[str, Any]], **values: Any) -> None:
+        """Record one outcome for many rows: a single executemany UPDATE."""
+        if not params:
             return
         stmt = (
             update(outbox)
             .where(outbox.c.id == bindparam("row_id"))
-            .values(
-                state="sent",
-                done_at=now,
-                leased_until=None,
-                message_ids=bindparam("ids"),
-                attempts=outbox.c.attempts + 1,
-            )
+            .values(leased_until=None, attempts=outbox.c.attempts + 1, **values)
         )
         async with self.engine.begin() as conn:
-            await conn.execute(stmt, [{"row_id": i, "ids": ids[:255]} for i, ids in done])
+            await conn.execute(stmt, params)
+
+    async def mark_sent(self, done: Sequence[tuple[int, str]], now: float) -> None:
+        params = [{"row_id": i, "ids": ids[:255]} for i, ids in done]
+        await self._mark(params, state="sent", done_at=now, message_ids=bindparam("ids"))
 
     async def mark_retry(self, retries: Sequence[tuple[int, float, str]]) -> None:
-        if not retries:
-            return
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == bindparam("row_id"))
-            .values(
-                state="queued",
-                due_at=bindparam("due"),
-                leased_until=None,
-                last_error=bindparam("kind"),
-                attempts=outbox.c.attempts + 1,
-            )
+        params = [{"row_id": i, "due": d, "kind": k} for i, d, k in retries]
+        await self._mark(
+            params, state="queued", due_at=bindparam("due"), last_error=bindparam("kind")
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, [{"row_id": i, "due": d, "kind": k} for i, d, k in retries])
 
     async def mark_failed(self, failures: Sequence[tuple[int, str]], now: float) -> None:
-        if not failures:
-            return
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == bindparam("row_id"))
-            .values(
-                state="failed",
-                done_at=now,
-                leased_until=None,
-                last_error=bindparam("kind"),
-                attempts=outbox.c.attempts + 1,
-            )
-        )
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, [{"row_id": i, "kind": k} for i, k in failures])
+        params = [{"row_id": i, "kind": k} for i, k in failures]
+        await self._mark(params, state="failed", done_at=now, last_error=bindparam("kind"))
 
     async def next_due(self, platform: str) -> float | None:
         """When the earliest queued row of a platform becomes due."""

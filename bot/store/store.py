@@ -63,6 +63,11 @@ class Retry:
     error_kind: str
 
 
+def _chat(platform: str, chat_id: str) -> tuple[Any, Any]:
+    """The WHERE condition for one chat's subscriber row."""
+    return subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
+
+
 class Store(FanoutMixin, QueueMixin):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -76,22 +81,12 @@ class Store(FanoutMixin, QueueMixin):
     async def _subscriber_id(
         self, conn: AsyncConnection, platform: str, chat_id: str
     ) -> int | None:
-        found = await conn.scalar(
-            select(subscribers.c.id).where(
-                subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
-            )
-        )
+        found = await conn.scalar(select(subscribers.c.id).where(*_chat(platform, chat_id)))
         return int(found) if found is not None else None
 
     async def subscription(self, platform: str, chat_id: str) -> Subscription | None:
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(subscribers).where(
-                        subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
-                    )
-                )
-            ).first()
+            row = (await conn.execute(select(subscribers).where(*_chat(platform, chat_id)))).first()
             if row is None:
                 return None
             names = await conn.scalars(
@@ -211,9 +206,7 @@ class Store(FanoutMixin, QueueMixin):
         """Deactivate a chat and drop what was still queued for it."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(subscribers)
-                .where(subscribers.c.platform == platform, subscribers.c.chat_id == chat_id)
-                .values(active=False)
+                update(subscribers).where(*_chat(platform, chat_id)).values(active=False)
             )
             await conn.execute(
                 update(outbox)
@@ -241,9 +234,7 @@ class Store(FanoutMixin, QueueMixin):
     async def set_language(self, platform: str, chat_id: str, language: str | None) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(subscribers)
-                .where(subscribers.c.platform == platform, subscribers.c.chat_id == chat_id)
-                .values(language=language)
+                update(subscribers).where(*_chat(platform, chat_id)).values(language=language)
             )
 
     async def move_chat(self, platform: str, old: str, new: str) -> None:
@@ -251,16 +242,10 @@ class Store(FanoutMixin, QueueMixin):
         async with self.engine.begin() as conn:
             if await self._subscriber_id(conn, platform, new) is None:
                 await conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.platform == platform, subscribers.c.chat_id == old)
-                    .values(chat_id=new)
+                    update(subscribers).where(*_chat(platform, old)).values(chat_id=new)
                 )
             else:
-                await conn.execute(
-                    delete(subscribers).where(
-                        subscribers.c.platform == platform, subscribers.c.chat_id == old
-                    )
-                )
+                await conn.execute(delete(subscribers).where(*_chat(platform, old)))
             taken = (
                 select(outbox.c.message_key)
                 .where(outbox.c.platform == platform, outbox.c.chat_id == new)
