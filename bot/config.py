@@ -81,9 +81,12 @@ class Destination(Strict):
 
 
 class TelegramLimits(Strict):
-    overall_per_second: float = 30.0
-    per_private_chat_per_second: float = 1.0
-    per_group_per_minute: float = 20.0
+    overall_per_second: float = Field(default=30.0, gt=0)
+    # The overall rate when telegram.allow_paid_broadcast is on (Telegram's
+    # paid broadcasts allow up to 1,000 messages/s; each costs Stars).
+    paid_per_second: float = Field(default=1000.0, gt=0)
+    per_private_chat_per_second: float = Field(default=1.0, gt=0)
+    per_group_per_minute: float = Field(default=20.0, gt=0)
 
 
 class TelegramWebhook(Strict):
@@ -111,16 +114,35 @@ class TelegramConfig(Strict):
 
 
 class MatrixConfig(Strict):
+    # The client-server API base URL, e.g. https://matrix.example.org.
     homeserver: str
+    # The bot's own account, @name:domain.
     user_id: str
+    # Used once, to log in as a new device; afterwards the session kept in
+    # store_path is reused (the password may then be removed from the config).
     password: str | None = None
+    # Instead of a password: an access token of an existing device.
     access_token: str | None = None
+    # Shown to people in their list of the bot's devices.
     device_name: str = "strikewire"
+    # Access token, device id and encryption keys. Keep it: a new store is a
+    # new device, and encrypted rooms must share their keys with it again.
     store_path: Path = Path("matrix-store")
+    # May use /status and manage what any room receives.
     admins: list[str] = Field(default_factory=list)
+    # Accept invites only from users of these homeservers (default: any).
     allowed_servers: list[str] | None = None
+    # End-to-end encryption; off only for homeservers without it.
     encryption: bool = True
-    max_in_flight: int = 8
+    # Sends the delivery worker keeps outstanding at once.
+    max_in_flight: int = Field(default=8, ge=1, le=256)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _homeserver_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be a URL such as https://matrix.example.org")
+        return value.rstrip("/")
 
     @field_validator("user_id")
     @classmethod

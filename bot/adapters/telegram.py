@@ -1,0 +1,302 @@
+"""The Telegram adapter: python-telegram-bot, driven by hand on the bot's event loop.
+
+It owns PTB's `Application` lifecycle (initialize, start, long polling or a
+webhook, stop, shutdown), turns incoming updates into `Incoming` commands for
+the core (telegram_incoming.py) and answers them at REPLY priority. Sending
+is telegram_send.py: every request waits for our own `SendLimiter`
+(telegram_limiter.py) and every failure is classified for the delivery worker
+(telegram_errors.py); PTB talks HTTP through telegram_request.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from aiohttp import web
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.adapters.base import (
+    AdapterStartError,
+    ChatGone,
+    ChatGoneHandler,
+    ChatKind,
+    CommandHandler,
+    Incoming,
+    Outgoing,
+    Priority,
+    SendError,
+)
+from bot.adapters.telegram_incoming import Received, received, removed_from
+from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_request import AiohttpRequest
+from bot.adapters.telegram_send import TelegramSender, chat_ref
+from bot.config import TelegramConfig
+
+log = logging.getLogger(__name__)
+
+# Opt in to PTB's coming behaviour (time periods as timedelta): without it PTB
+# 22 emits a deprecation warning from inside every 429 it parses. Our code
+# reads RetryAfter either way (telegram_errors.retry_after_seconds).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Subscribe this chat to the campaign's news"),
+    ("latest", "The last few updates"),
+    ("appeals", "Appeals that are still open"),
+    ("address", "Where to send messages of solidarity"),
+    ("pickets", "Upcoming pickets, with local times"),
+    ("subscribe", "Receive one or more campaigns"),
+    ("unsubscribe", "Stop receiving one or more campaigns"),
+    ("campaigns", "The campaigns you can follow"),
+    ("language", "Choose the language of updates"),
+    ("stop", "Stop receiving updates in this chat"),
+    ("forget", "Delete everything stored about this chat"),
+    ("help", "What this bot can do"),
+)
+ADMIN_COMMANDS = (*COMMANDS, ("status", "Subscribers, queue and problems"))
+ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
+ADMIN_STATUSES = ("creator", "administrator")
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramAdapter:
+    platform = "telegram"
+    # Enough outstanding sends for 30/s at 50 ms latency and for 600+/s paid.
+    max_in_flight = 64
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        *,
+        request: BaseRequest | None = None,
+        commands: tuple[tuple[str, str], ...] = COMMANDS,
+        admin_commands: tuple[tuple[str, str], ...] = ADMIN_COMMANDS,
+        poll_timeout: float = 10.0,
+        member_cache_seconds: float = 60.0,
+    ) -> None:
+        self.config = config
+        self._request = request
+        self._commands = commands
+        self._admin_commands = admin_commands
+        self._poll_timeout = poll_timeout
+        self._member_cache_seconds = member_cache_seconds
+        self._admins = set(config.admins)
+        limits = config.limits
+        self.limiter = SendLimiter(
+            per_second=limits.paid_per_second
+            if config.allow_paid_broadcast
+            else limits.overall_per_second,
+            private_interval=1 / limits.per_private_chat_per_second,
+            group_interval=60 / limits.per_group_per_minute,
+        )
+        self.sender = TelegramSender(self._bot, self.limiter, paid=config.allow_paid_broadcast)
+        self._app: AnyApplication | None = None
+        self._webhook: web.AppRunner | None = None
+        self._on_command: CommandHandler | None = None
+        self._on_chat_gone: ChatGoneHandler | None = None
+        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._members: dict[tuple[str, int], tuple[float, bool]] = {}
+        self.username = ""
+
+    # ----- lifecycle -----------------------------------------------------------
+
+    def _build(self) -> AnyApplication:
+        builder = (
+            ApplicationBuilder()
+            .token(self.config.token)
+            .base_url(self.config.base_url)
+            .request(self._request or AiohttpRequest(connection_pool_size=2 * self.max_in_flight))
+            .get_updates_request(
+                AiohttpRequest(connection_pool_size=1, read_timeout=self._poll_timeout + 5)
+            )
+            .concurrent_updates(True)
+            .job_queue(None)
+        )
+        if self.config.webhook is not None:
+            builder = builder.updater(None)
+        app: AnyApplication = builder.build()
+        app.add_handler(TypeHandler(Update, self._handle_update))
+        return app
+
+    async def start(self, on_command: CommandHandler, on_chat_gone: ChatGoneHandler) -> None:
+        self._on_command, self._on_chat_gone = on_command, on_chat_gone
+        app = self._build()
+        base_url = self.config.base_url
+        try:
+            await app.initialize()
+        except InvalidToken:
+            await app.bot.shutdown()
+            raise AdapterStartError(
+                f"telegram: the token was refused by {base_url} (check TELEGRAM_TOKEN)"
+            ) from None
+        except NetworkError as exc:
+            await app.bot.shutdown()
+            raise AdapterStartError(
+                f"telegram: cannot reach {base_url} ({exc.message}); check telegram.base_url"
+            ) from None
+        self._app = app
+        self.username = app.bot.username
+        await self._set_commands()
+        await app.start()
+        if self.config.webhook is not None:
+            await self._start_webhook(app)
+            mode = "webhook"
+        else:
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=self._poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=self._polling_error,
+            )
+            mode = "polling"
+        log.info("telegram started bot=@%s mode=%s", self.username, mode)
+
+    async def stop(self) -> None:
+        app, self._app = self._app, None
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
+        if app.running:
+            await app.stop()  # lets answers being sent finish
+        await self.limiter.close()
+        await app.shutdown()
+        log.info("telegram stopped")
+
+    @staticmethod
+    def _polling_error(exc: TelegramError) -> None:
+        log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
+
+    async def _set_commands(self) -> None:
+        bot = self._bot()
+        await bot.set_my_commands([BotCommand(n, d) for n, d in self._commands])
+        for admin in self._admins:
+            try:
+                await bot.set_my_commands(
+                    [BotCommand(n, d) for n, d in self._admin_commands],
+                    scope=BotCommandScopeChat(admin),
+                )
+            except TelegramError as exc:  # an admin who never opened a chat with the bot
+                log.info("telegram admin command menu not set error=%s", type(exc).__name__)
+
+    async def _start_webhook(self, app: AnyApplication) -> None:
+        hook = self.config.webhook
+        assert hook is not None
+        web_app = web.Application()
+        web_app.router.add_post("/" + hook.path.strip("/"), partial(self._webhook_post, app))
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, hook.listen, hook.port).start()
+        self._webhook = runner
+        await app.bot.set_webhook(
+            url=hook.url, secret_token=hook.secret_token, allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _webhook_post(self, app: AnyApplication, request: web.Request) -> web.Response:
+        secret = self.config.webhook.secret_token if self.config.webhook else None
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=403)
+        try:
+            update = Update.de_json(await request.json(), app.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        await app.update_queue.put(update)
+        return web.Response()
+
+    def _bot(self) -> Any:
+        assert self._app is not None, "TelegramAdapter.start() first"
+        return self._app.bot
+
+    # ----- receiving ---------------------------------------------------------------
+
+    async def _handle_update(self, update: Update, context: Any) -> None:
+        """Answer one update; never lets an exception reach PTB."""
+        try:
+            gone = removed_from(update)
+            if gone is not None:
+                if self._on_chat_gone is not None:
+                    await self._on_chat_gone(self.platform, gone)
+                return
+            got = received(update, self.username)
+            if got is not None:
+                await self._answer(got)
+        except Exception:
+            log.exception("telegram update failed")
+
+    async def _answer(self, got: Received) -> None:
+        # One command at a time per chat, so answers come in the order asked.
+        lock, users = self._chat_locks.get(got.chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[got.chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                incoming = Incoming(
+                    platform=self.platform,
+                    chat_id=got.chat_id,
+                    chat_kind=got.chat_kind,
+                    text=got.text,
+                    may_manage=await self._may_manage(got),
+                    is_bot_admin=got.user_id in self._admins,
+                )
+                assert self._on_command is not None
+                for answer in await self._on_command(incoming):
+                    await self._reply(got.chat_id, answer)
+        finally:
+            lock, users = self._chat_locks[got.chat_id]
+            if users == 1:
+                del self._chat_locks[got.chat_id]
+            else:
+                self._chat_locks[got.chat_id] = (lock, users - 1)
+
+    async def _reply(self, chat_id: str, answer: Outgoing) -> None:
+        try:
+            await self.sender.send(chat_id, answer, Priority.REPLY)
+        except ChatGone:
+            if self._on_chat_gone is not None:
+                await self._on_chat_gone(self.platform, chat_id)
+        except SendError as exc:
+            log.warning("telegram answer not sent kind=%s", exc.kind)
+
+    async def _may_manage(self, got: Received) -> bool:
+        if got.chat_kind is not ChatKind.GROUP or got.anonymous_admin:
+            return True  # a private chat's own user; only admins post in channels
+        if got.user_id is None:
+            return False
+        if got.user_id in self._admins:
+            return True
+        loop = asyncio.get_running_loop()
+        key = (got.chat_id, got.user_id)
+        cached = self._members.get(key)
+        if cached is not None and cached[0] > loop.time():
+            return cached[1]
+        try:
+            member = await self._bot().get_chat_member(chat_ref(got.chat_id), got.user_id)
+        except TelegramError as exc:
+            log.warning("telegram admin check failed error=%s", type(exc).__name__)
+            return False
+        allowed = member.status in ADMIN_STATUSES
+        if len(self._members) > 10_000:
+            self._members.clear()
+        self._members[key] = (loop.time() + self._member_cache_seconds, allowed)
+        return allowed
+
+    @property
+    def retry_after_count(self) -> int:
+        """How many 429 answers the sends met."""
+        return self.sender.retry_after_count
+
+    async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+        return await self.sender.send(chat_id, message, Priority.BROADCAST)

@@ -1,0 +1,755 @@
+"""A fake Telegram Bot API server on 127.0.0.1 for the tests and the benchmark.
+
+It speaks the real wire format (`/bot<token>/<method>`, JSON / form / multipart
+bodies, `{"ok": …}` answers) for the methods strikewire uses, enforces the real
+flood limits with HTTP 429 + `parameters.retry_after`, answers the real error
+texts for chats a test marks as blocked, deactivated, not found, kicked,
+migrated, too long or bad HTML, adds a configurable latency, and records every
+message it accepted. Tests inject incoming messages; a webhook, when set, gets
+them POSTed like Telegram does. The `/_fake/*` routes let the benchmark drive
+a server running in another process (`python -m tests.fake_telegram`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import html
+import json
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, web
+
+JSON = dict[str, Any]
+GROUP_KINDS = ("group", "supergroup")
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^>]*)?)>")
+_ENTITY = re.compile(r"&(#\d+|#x[0-9A-Fa-f]+|lt|gt|amp|quot);")
+_ALLOWED = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "tg-emoji",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-time",
+}
+
+
+def check_html(text: str) -> tuple[str | None, str]:
+    """Parse Telegram's HTML subset: (the error Telegram would give or None, the plain text)."""
+    plain: list[str] = []
+    stack: list[str] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        offset = len(text[:pos].encode())
+        if char == "<":
+            match = _TAG.match(text, pos)
+            if match is None:
+                return f"Unexpected end of name token at byte offset {offset}", ""
+            closing, name = match.group(1), match.group(2).lower()
+            if closing:
+                if not stack or stack[-1] != name:
+                    expected = f'"</{stack[-1]}>"' if stack else "no end tag"
+                    return (
+                        f"Unmatched end tag at byte offset {offset}, expected {expected}, "
+                        f'found "</{name}>"'
+                    ), ""
+                stack.pop()
+            elif name not in _ALLOWED:
+                return f'Unsupported start tag "{name}" at byte offset {offset}', ""
+            else:
+                stack.append(name)
+            pos = match.end()
+        elif char == "&":
+            entity = _ENTITY.match(text, pos)
+            if entity is None:
+                return f"Character entity expected at byte offset {offset}", ""
+            plain.append(html.unescape(entity.group(0)))
+            pos = entity.end()
+        else:
+            plain.append(char)
+            pos += 1
+    if stack:
+        return f'Can\'t find end tag corresponding to start tag "{stack[-1]}"', ""
+    return None, "".join(plain)
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, description and optional parameters."""
+
+    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+@dataclass
+class FakeUser:
+    id: int
+    first_name: str = "Supporter"
+    username: str | None = None
+
+    def json(self) -> JSON:
+        out: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            out["username"] = self.username
+        return out
+
+
+@dataclass
+class FakeChat:
+    id: int
+    type: str  # private | group | supergroup | channel
+    title: str | None = None
+    username: str | None = None
+    creator: int | None = None
+    admins: set[int] = field(default_factory=set)
+
+    def json(self) -> JSON:
+        out: JSON = {"id": self.id, "type": self.type}
+        if self.type == "private":
+            out["first_name"] = self.title or "Supporter"
+        else:
+            out["title"] = self.title or f"Chat {self.id}"
+        if self.username:
+            out["username"] = self.username
+        return out
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message the server accepted."""
+
+    method: str
+    chat_id: int
+    message_id: int
+    text: str  # as sent (HTML when parse_mode is HTML); a document's caption
+    parse_mode: str | None
+    protect_content: bool
+    allow_paid_broadcast: bool
+    at: float  # time.monotonic() when accepted
+    document: tuple[str, bytes] | None = None
+
+
+class _Window:
+    """At most `limit` events in any `period` seconds (a strict sliding window)."""
+
+    def __init__(self, limit: float, period: float) -> None:
+        self.limit, self.period = limit, period
+        self.times: deque[float] = deque()
+
+    def wait_needed(self, now: float, limit: float | None = None) -> float:
+        times = self.times
+        while times and times[0] <= now - self.period:
+            times.popleft()
+        cap = self.limit if limit is None else limit
+        if len(times) < cap:
+            return 0.0
+        return times[len(times) - int(cap)] + self.period - now
+
+    def add(self, now: float) -> None:
+        self.times.append(now)
+
+
+def _flag(value: Any) -> bool:
+    return value is True or value in ("true", "True", "1")
+
+
+def _chat_id(value: Any) -> int | str:
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return text if text.startswith("@") else int(text)
+
+
+def _parsed(value: Any) -> Any:
+    """A form field PTB JSON-encoded (objects, lists); plain strings stay as they are."""
+    if isinstance(value, str) and value[:1] in "[{":
+        return json.loads(value)
+    return value
+
+
+class FakeTelegram:
+    """The server. Configure its knobs, `await start()`, point PTB at `base_url`."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "4242:TEST-TOKEN",
+        bot_username: str = "strikewire_test_bot",
+        per_second: float = 30,
+        paid_per_second: float = 1000,
+        private_per_second: float = 1,
+        group_per_minute: float = 20,
+        latency: float = 0.0,
+        port: int = 0,
+    ) -> None:
+        self.token, self.bot_username, self.latency, self.port = token, bot_username, latency, port
+        self.bot_id = int(token.split(":")[0])
+        self.per_second, self.paid_per_second = per_second, paid_per_second
+        self.private_per_second, self.group_per_minute = private_per_second, group_per_minute
+        # Knobs a test sets: chat ids that answer with the matching error.
+        self.blocked: set[int] = set()
+        self.deactivated: set[int] = set()
+        self.not_found: set[int] = set()
+        self.kicked: set[int] = set()
+        self.too_long: set[int] = set()
+        self.bad_html: set[int] = set()
+        self.migrated: dict[int, int] = {}
+        # The next this-many send/edit requests answer 502 Bad Gateway.
+        self.fail_next = 0
+        # What happened.
+        self.sent: list[SentMessage] = []
+        self.calls: list[tuple[str, JSON]] = []
+        self.too_many_requests = 0
+        self.commands: dict[str, list[JSON]] = {}  # scope (JSON text) -> commands
+        self.webhook: JSON | None = None
+        self.webhook_failures = 0
+        self.injected_at: dict[int, float] = {}
+        self.chats: dict[int, FakeChat] = {}
+        self._global = _Window(per_second, 1.0)
+        self._per_chat: dict[int, _Window] = {}
+        self._message_ids: dict[int, int] = {}
+        self._updates: list[JSON] = []
+        self._next_update_id = 1
+        self._new_update = asyncio.Event()
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._client: ClientSession | None = None
+
+    # ----- lifecycle -------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=60 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_post("/_fake/inject", self._control_inject)
+        app.router.add_get("/_fake/stats", self._control_stats)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        self._client = ClientSession()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._new_update.set()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ----- chats and incoming messages --------------------------------------
+
+    def private_chat(self, user_id: int, name: str = "Supporter") -> FakeChat:
+        return self.chats.setdefault(user_id, FakeChat(user_id, "private", name))
+
+    def group(
+        self,
+        chat_id: int,
+        *,
+        creator: int,
+        admins: set[int] | None = None,
+        supergroup: bool = False,
+        title: str | None = None,
+    ) -> FakeChat:
+        kind = "supergroup" if supergroup else "group"
+        chat = FakeChat(chat_id, kind, title, creator=creator, admins=set(admins or ()))
+        self.chats[chat_id] = chat
+        return chat
+
+    def channel(self, chat_id: int, *, username: str | None = None) -> FakeChat:
+        chat = FakeChat(chat_id, "channel", username=username)
+        self.chats[chat_id] = chat
+        return chat
+
+    def inject_message(
+        self,
+        chat: FakeChat,
+        text: str,
+        from_user: FakeUser | None = None,
+        *,
+        sender_chat: FakeChat | None = None,
+    ) -> int:
+        """Queue an incoming message (a channel post for channels); return its update id."""
+        self.chats.setdefault(chat.id, chat)
+        message: JSON = {
+            "message_id": self._next_message_id(chat.id),
+            "date": int(time.time()),
+            "chat": chat.json(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split()[0]
+            message["entities"] = [
+                {
+                    "type": "bot_command",
+                    "offset": 0,
+                    "length": len(command.encode("utf-16-le")) // 2,
+                }
+            ]
+        if from_user is not None:
+            message["from"] = from_user.json()
+        elif chat.type == "private":
+            message["from"] = FakeUser(chat.id, chat.title or "Supporter").json()
+        if sender_chat is not None:
+            message["sender_chat"] = sender_chat.json()
+        kind = "channel_post" if chat.type == "channel" else "message"
+        self.injected_at[chat.id] = time.monotonic()
+        return self._add_update({kind: message})
+
+    def inject_removed(self, chat: FakeChat, status: str = "kicked") -> int:
+        """The bot was removed from `chat` (a `my_chat_member` update)."""
+        me = {"id": self.bot_id, "is_bot": True, "first_name": "Strikewire"}
+        actor = FakeUser(chat.creator or chat.id).json()
+        change = {
+            "chat": chat.json(),
+            "from": actor,
+            "date": int(time.time()),
+            "old_chat_member": {"status": "member", "user": me},
+            "new_chat_member": {"status": status, "user": me, "until_date": 0},
+        }
+        return self._add_update({"my_chat_member": change})
+
+    def _add_update(self, body: JSON) -> int:
+        update = {"update_id": self._next_update_id, **body}
+        self._next_update_id += 1
+        if self.webhook is not None:
+            self._spawn(self._post_webhook(update))
+        else:
+            self._updates.append(update)
+            self._new_update.set()
+        return int(update["update_id"])
+
+    async def _post_webhook(self, update: JSON) -> None:
+        assert self.webhook is not None
+        assert self._client is not None
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        try:
+            async with self._client.post(
+                str(self.webhook["url"]), json=update, headers=headers
+            ) as response:
+                if response.status != 200:
+                    self.webhook_failures += 1
+        except OSError:
+            self.webhook_failures += 1
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ----- what the tests read ----------------------------------------------
+
+    def sent_to(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    def reply_latency(self, chat_id: int) -> float | None:
+        """Seconds from the last message injected in `chat_id` to the next one accepted there."""
+        start = self.injected_at.get(chat_id)
+        later = [
+            m.at for m in self.sent if m.chat_id == chat_id and start is not None and m.at >= start
+        ]
+        return None if start is None or not later else min(later) - start
+
+    def calls_to(self, method: str) -> list[JSON]:
+        return [params for name, params in self.calls if name == method]
+
+    # ----- HTTP ---------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            params = await self._params(request)
+            self.calls.append((method, params))
+            handler = self._methods().get(method)
+            if handler is None:
+                raise ApiError(404, "Not Found: method not found")
+            result = await handler(params)
+            body: JSON = {"ok": True, "result": result}
+            status = 200
+        except ApiError as exc:
+            body = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            status = exc.code
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return web.Response(
+            status=status, body=json.dumps(body).encode(), content_type="application/json"
+        )
+
+    async def _params(self, request: web.Request) -> JSON:
+        params: JSON = dict(request.query)
+        if request.content_type == "application/json":
+            raw = await request.read()
+            if raw:
+                params.update(json.loads(raw))
+        elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            for key, value in form.items():
+                if isinstance(value, web.FileField):
+                    params[key] = (value.filename, value.file.read())
+                else:
+                    params[key] = _parsed(value)
+        return params
+
+    def _methods(self) -> dict[str, Callable[[JSON], Awaitable[Any]]]:
+        return {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "editMessageText": self._edit_message_text,
+            "deleteMessage": self._delete_message,
+            "setMyCommands": self._set_my_commands,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
+            "getChatMember": self._get_chat_member,
+            "getChatAdministrators": self._get_chat_administrators,
+        }
+
+    def _bot_json(self) -> JSON:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Strikewire",
+            "username": self.bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _get_me(self, params: JSON) -> JSON:
+        return self._bot_json()
+
+    async def _get_updates(self, params: JSON) -> list[JSON]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = int(params.get("offset") or 0)
+        self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        timeout = float(params.get("timeout") or 0)
+        deadline = time.monotonic() + timeout
+        while not self._updates and not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._new_update.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_update.wait(), remaining)
+        limit = int(params.get("limit") or 100)
+        return self._updates[:limit]
+
+    async def _set_webhook(self, params: JSON) -> bool:
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        pending, self._updates = self._updates, []
+        for update in pending:
+            self._spawn(self._post_webhook(update))
+        return True
+
+    async def _delete_webhook(self, params: JSON) -> bool:
+        self.webhook = None
+        if _flag(params.get("drop_pending_updates")):
+            self._updates.clear()
+        return True
+
+    async def _set_my_commands(self, params: JSON) -> bool:
+        scope = _parsed(params.get("scope") or {"type": "default"})
+        self.commands[json.dumps(scope, sort_keys=True)] = list(_parsed(params["commands"]))
+        return True
+
+    def _chat(self, value: Any) -> FakeChat:
+        ref = _chat_id(value)
+        if isinstance(ref, str):
+            for known in self.chats.values():
+                if known.username and f"@{known.username}".lower() == ref.lower():
+                    return known
+            raise ApiError(400, "Bad Request: chat not found")
+        if ref in self.not_found:
+            raise ApiError(400, "Bad Request: chat not found")
+        chat = self.chats.get(ref)
+        if chat is None:  # a chat the bot has met before: the kind follows from the id
+            chat = FakeChat(ref, "private" if ref > 0 else "supergroup")
+        return chat
+
+    def _check_chat(self, chat: FakeChat) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ApiError(502, "Bad Gateway")
+        if chat.id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat.id in self.deactivated:
+            raise ApiError(403, "Forbidden: user is deactivated")
+        if chat.id in self.kicked:
+            where = "channel chat" if chat.type == "channel" else "group chat"
+            what = "is not a member of the" if chat.type == "channel" else "was kicked from the"
+            raise ApiError(403, f"Forbidden: bot {what} {where}")
+        if chat.id in self.migrated:
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat.id]},
+            )
+
+    def _check_flood(self, chat: FakeChat, paid: bool) -> None:
+        now = time.monotonic()
+        wait = self._global.wait_needed(now, self.paid_per_second if paid else self.per_second)
+        window = self._per_chat.get(chat.id)
+        if window is None:
+            window = (
+                _Window(self.private_per_second, 1.0)
+                if chat.type == "private"
+                else _Window(self.group_per_minute, 60.0)
+            )
+            self._per_chat[chat.id] = window
+        wait = max(wait, window.wait_needed(now))
+        if wait > 0:
+            self.too_many_requests += 1
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(
+                429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
+            )
+        self._global.add(now)
+        window.add(now)
+
+    def _check_text(self, chat: FakeChat, text: str, parse_mode: str | None, limit: int) -> str:
+        if chat.id in self.bad_html:
+            raise ApiError(
+                400,
+                'Bad Request: can\'t parse entities: Unsupported start tag "foo" at byte offset 0',
+            )
+        plain = text
+        if parse_mode == "HTML":
+            problem, plain = check_html(text)
+            if problem:
+                raise ApiError(400, f"Bad Request: can't parse entities: {problem}")
+        size = len(plain.encode("utf-16-le")) // 2
+        if chat.id in self.too_long or size > limit:
+            raise ApiError(400, "Bad Request: message is too long")
+        return plain
+
+    def _next_message_id(self, chat_id: int) -> int:
+        self._message_ids[chat_id] = self._message_ids.get(chat_id, 0) + 1
+        return self._message_ids[chat_id]
+
+    def _accept(
+        self,
+        method: str,
+        chat: FakeChat,
+        params: JSON,
+        text: str,
+        document: tuple[str, bytes] | None = None,
+    ) -> int:
+        message_id = self._next_message_id(chat.id)
+        self.sent.append(
+            SentMessage(
+                method,
+                chat.id,
+                message_id,
+                text,
+                params.get("parse_mode"),
+                _flag(params.get("protect_content")),
+                _flag(params.get("allow_paid_broadcast")),
+                time.monotonic(),
+                document,
+            )
+        )
+        return message_id
+
+    def _message_json(self, chat: FakeChat, message_id: int, plain: str) -> JSON:
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": chat.json(),
+            "from": {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Strikewire",
+                "username": self.bot_username,
+            },
+            "text": plain,
+        }
+
+    async def _send_message(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        self._check_flood(chat, _flag(params.get("allow_paid_broadcast")))
+        text = str(params.get("text") or "")
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        plain = self._check_text(chat, text, params.get("parse_mode"), 4096)
+        return self._message_json(chat, self._accept("sendMessage", chat, params, text), plain)
+
+    async def _send_document(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        self._check_flood(chat, _flag(params.get("allow_paid_broadcast")))
+        document = params.get("document")
+        if not isinstance(document, tuple):
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        caption = str(params.get("caption") or "")
+        plain = self._check_text(chat, caption, params.get("parse_mode"), 1024)
+        message_id = self._accept("sendDocument", chat, params, caption, document)
+        out = self._message_json(chat, message_id, plain)
+        del out["text"]
+        out["caption"] = plain
+        out["document"] = {
+            "file_id": f"doc{message_id}",
+            "file_unique_id": f"u{message_id}",
+            "file_name": document[0],
+        }
+        return out
+
+    async def _edit_message_text(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        message_id = int(params["message_id"])
+        text = str(params.get("text") or "")
+        plain = self._check_text(chat, text, params.get("parse_mode"), 4096)
+        for index, old in enumerate(self.sent):
+            if old.chat_id == chat.id and old.message_id == message_id:
+                self.sent[index] = SentMessage(
+                    old.method,
+                    chat.id,
+                    message_id,
+                    text,
+                    params.get("parse_mode"),
+                    old.protect_content,
+                    old.allow_paid_broadcast,
+                    old.at,
+                    old.document,
+                )
+                return self._message_json(chat, message_id, plain)
+        raise ApiError(400, "Bad Request: message to edit not found")
+
+    async def _delete_message(self, params: JSON) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        message_id = int(params["message_id"])
+        before = len(self.sent)
+        self.sent = [
+            m for m in self.sent if not (m.chat_id == chat.id and m.message_id == message_id)
+        ]
+        if len(self.sent) == before:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        return True
+
+    def _member_json(self, chat: FakeChat, user_id: int) -> JSON:
+        user = FakeUser(user_id).json()
+        if user_id == chat.creator:
+            return {"status": "creator", "user": user, "is_anonymous": False}
+        if user_id in chat.admins:
+            rights = (
+                "can_be_edited",
+                "is_anonymous",
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_promote_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+            )
+            return {
+                "status": "administrator",
+                "user": user,
+                **{name: name not in ("can_be_edited", "is_anonymous") for name in rights},
+            }
+        return {"status": "member", "user": user}
+
+    async def _get_chat_member(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        return self._member_json(chat, int(params["user_id"]))
+
+    async def _get_chat_administrators(self, params: JSON) -> list[JSON]:
+        chat = self._chat(params.get("chat_id"))
+        if chat.type == "private":
+            raise ApiError(400, "Bad Request: there are no administrators in the private chat")
+        ids = sorted(({chat.creator} if chat.creator else set()) | chat.admins)
+        return [self._member_json(chat, user_id) for user_id in ids]
+
+    # ----- control API for a server in another process -------------------------
+
+    async def _control_inject(self, request: web.Request) -> web.Response:
+        data = await request.json()
+        chat = self.private_chat(int(data["chat_id"]))
+        update_id = self.inject_message(chat, str(data["text"]))
+        return web.json_response({"update_id": update_id})
+
+    async def _control_stats(self, request: web.Request) -> web.Response:
+        counts: dict[int, int] = {}
+        for message in self.sent:
+            counts[message.chat_id] = counts.get(message.chat_id, 0) + 1
+        latencies = {str(chat_id): self.reply_latency(chat_id) for chat_id in self.injected_at}
+        return web.json_response(
+            {
+                "accepted": len(self.sent),
+                "counts": counts,
+                "too_many_requests": self.too_many_requests,
+                "reply_latency": latencies,
+            }
+        )
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    server = FakeTelegram(
+        per_second=args.per_second,
+        paid_per_second=args.paid_per_second,
+        latency=args.latency,
+        port=args.port,
+    )
+    await server.start()
+    print(f"READY {server.base_url} {server.token}", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Telegram Bot API server.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--per-second", type=float, default=30)
+    parser.add_argument("--paid-per-second", type=float, default=1000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

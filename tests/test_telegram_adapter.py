@@ -1,0 +1,435 @@
+"""The Telegram adapter against the fake Bot API server: what supporters and
+admins see (commands, answers, menus), how every failure is classified, and
+how the send limiter paces, prioritises and recovers from a 429."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+
+from bot.adapters.base import (
+    AdapterStartError,
+    Attachment,
+    ChatGone,
+    ChatKind,
+    ChatMoved,
+    Incoming,
+    Outgoing,
+    Priority,
+    Rejected,
+    RetryAfter,
+    Transient,
+)
+from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram_limiter import SendLimiter
+from bot.config import TelegramConfig, TelegramLimits, TelegramWebhook
+from tests.fake_telegram import FakeTelegram, FakeUser
+
+ADMIN = 99
+FAST = TelegramLimits(
+    overall_per_second=200, per_private_chat_per_second=20, per_group_per_minute=1200
+)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+class Core:
+    """Stands in for the engine: records commands and gone chats, answers with a script."""
+
+    def __init__(self) -> None:
+        self.incoming: list[Incoming] = []
+        self.gone: list[str] = []
+        self.answer: Callable[[Incoming], list[Outgoing]] = lambda msg: [
+            Outgoing(f"**ok** {msg.text}")
+        ]
+
+    async def on_command(self, msg: Incoming) -> list[Outgoing]:
+        self.incoming.append(msg)
+        return self.answer(msg)
+
+    async def on_chat_gone(self, platform: str, chat_id: str) -> None:
+        self.gone.append(chat_id)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram(per_second=200, private_per_second=20, group_per_minute=1200)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+Started = Callable[..., Awaitable[TelegramAdapter]]
+
+
+@pytest.fixture
+async def started(fake: FakeTelegram) -> AsyncIterator[Started]:
+    adapters: list[TelegramAdapter] = []
+
+    async def start(core: Core, **config: object) -> TelegramAdapter:
+        settings: dict[str, object] = {
+            "token": fake.token,
+            "base_url": fake.base_url,
+            "admins": [ADMIN],
+            "limits": FAST,
+            **config,
+        }
+        adapter = TelegramAdapter(TelegramConfig.model_validate(settings), poll_timeout=1)
+        await adapter.start(core.on_command, core.on_chat_gone)
+        adapters.append(adapter)
+        return adapter
+
+    yield start
+    for adapter in adapters:
+        await adapter.stop()
+
+
+# ----- starting --------------------------------------------------------------------
+
+
+async def test_start_lists_the_commands_in_the_menu(fake: FakeTelegram, started: Started) -> None:
+    adapter = await started(Core())
+    assert adapter.username == fake.bot_username
+    menu = [c["command"] for c in fake.commands['{"type": "default"}']]
+    assert {"start", "appeals", "address", "pickets", "help"} <= set(menu)
+    assert "status" not in menu
+    admin_menu = fake.commands[f'{{"chat_id": {ADMIN}, "type": "chat"}}']
+    assert "status" in [c["command"] for c in admin_menu]
+
+
+async def test_a_wrong_token_fails_with_one_clear_line(fake: FakeTelegram) -> None:
+    config = TelegramConfig(token="4242:WRONG", base_url=fake.base_url)
+    with pytest.raises(AdapterStartError) as caught:
+        await TelegramAdapter(config).start(Core().on_command, Core().on_chat_gone)
+    assert str(caught.value) == (
+        f"telegram: the token was refused by {fake.base_url} (check TELEGRAM_TOKEN)"
+    )
+
+
+async def test_an_unreachable_server_fails_with_one_clear_line() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base_url = f"http://127.0.0.1:{port}/bot"
+    adapter = TelegramAdapter(TelegramConfig(token="1:x", base_url=base_url))
+    with pytest.raises(AdapterStartError) as caught:
+        await adapter.start(Core().on_command, Core().on_chat_gone)
+    assert str(caught.value).startswith(f"telegram: cannot reach {base_url} (")
+    assert "\n" not in str(caught.value)
+
+
+# ----- receiving ----------------------------------------------------------------------
+
+
+async def test_a_private_command_is_answered_in_html(fake: FakeTelegram, started: Started) -> None:
+    core = Core()
+    await started(core)
+    fake.inject_message(fake.private_chat(501), "/address  metallist ")
+    await eventually(lambda: bool(fake.sent_to(501)))
+    [msg] = core.incoming
+    assert msg == Incoming("telegram", "501", ChatKind.PRIVATE, "/address metallist", True, False)
+    [answer] = fake.sent_to(501)
+    assert (answer.text, answer.parse_mode) == ("<b>ok</b> /address metallist", "HTML")
+
+
+async def test_private_text_that_is_not_a_command_reaches_the_core(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    fake.inject_message(fake.private_chat(502), "hello?")
+    await eventually(lambda: bool(core.incoming))
+    assert core.incoming[0].text == "hello?"
+
+
+async def test_group_commands_check_who_may_manage(fake: FakeTelegram, started: Started) -> None:
+    core = Core()
+    await started(core)
+    group = fake.group(-600, creator=601, admins={602})
+    for user in (601, 602, 603, ADMIN):
+        fake.inject_message(group, f"/start@{fake.bot_username}", FakeUser(user))
+    await eventually(lambda: len(core.incoming) == 4)
+    assert [(m.text, m.chat_kind, m.chat_id) for m in core.incoming] == [
+        ("/start", ChatKind.GROUP, "-600")
+    ] * 4
+    assert [m.may_manage for m in core.incoming] == [True, True, False, True]
+    assert [m.is_bot_admin for m in core.incoming] == [False, False, False, True]
+    await eventually(lambda: len(fake.sent_to(-600)) == 4)
+
+
+async def test_group_chatter_and_other_bots_commands_are_ignored(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    group = fake.group(-700, creator=701)
+    fake.inject_message(group, "/start@some_other_bot", FakeUser(701))
+    fake.inject_message(group, "good morning", FakeUser(701))
+    fake.inject_message(group, "/pickets", FakeUser(702))
+    await eventually(lambda: len(core.incoming) == 1)
+    await asyncio.sleep(0.2)
+    assert [m.text for m in core.incoming] == ["/pickets"]
+
+
+async def test_an_anonymous_group_admin_may_manage(fake: FakeTelegram, started: Started) -> None:
+    core = Core()
+    await started(core)
+    group = fake.group(-710, creator=711, supergroup=True)
+    fake.inject_message(group, "/subscribe", FakeUser(1087968824, "Group"), sender_chat=group)
+    await eventually(lambda: bool(core.incoming))
+    assert core.incoming[0].may_manage
+
+
+async def test_a_channel_post_command_subscribes_the_channel(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    fake.inject_message(fake.channel(-100800, username="metallist_news"), "/start")
+    await eventually(lambda: bool(fake.sent_to(-100800)))
+    [msg] = core.incoming
+    assert (msg.chat_id, msg.chat_kind, msg.may_manage) == ("-100800", ChatKind.CHANNEL, True)
+
+
+async def test_being_removed_from_a_chat_reports_it_gone(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    fake.inject_removed(fake.group(-900, creator=901))
+    await eventually(lambda: core.gone == ["-900"])
+
+
+async def test_webhook_mode_receives_updates_posted_with_the_secret(fake: FakeTelegram) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    webhook = TelegramWebhook(
+        listen="127.0.0.1",
+        port=port,
+        path="tg/hook",
+        url=f"http://127.0.0.1:{port}/tg/hook",
+        secret_token="s3cret-token",
+    )
+    config = TelegramConfig(token=fake.token, base_url=fake.base_url, webhook=webhook, limits=FAST)
+    core = Core()
+    adapter = TelegramAdapter(config)
+    await adapter.start(core.on_command, core.on_chat_gone)
+    try:
+        assert fake.webhook == {"url": webhook.url, "secret_token": "s3cret-token"}
+        fake.inject_message(fake.private_chat(1001), "/pickets")
+        await eventually(lambda: bool(fake.sent_to(1001)))
+        assert core.incoming[0].text == "/pickets"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(webhook.url, json={"update_id": 1}) as response,
+        ):
+            assert response.status == 403  # no secret: not from Telegram
+    finally:
+        await adapter.stop()
+    assert fake.webhook_failures == 0
+
+
+# ----- sending ----------------------------------------------------------------------------
+
+
+async def test_send_renders_html_and_protects_content(fake: FakeTelegram, started: Started) -> None:
+    adapter = await started(Core())
+    ids = await adapter.send("1100", Outgoing("*Strike* at [Metallist](https://x.org)", True))
+    [sent] = fake.sent_to(1100)
+    assert ids == [str(sent.message_id)]
+    assert sent.text == '<i>Strike</i> at <a href="https://x.org">Metallist</a>'
+    assert (sent.parse_mode, sent.protect_content, sent.allow_paid_broadcast) == (
+        "HTML",
+        True,
+        False,
+    )
+
+
+async def test_paid_broadcast_is_flagged_when_configured(
+    fake: FakeTelegram, started: Started
+) -> None:
+    adapter = await started(Core(), allow_paid_broadcast=True)
+    await adapter.send("1150", Outgoing("paid"))
+    assert fake.sent_to(1150)[0].allow_paid_broadcast
+
+
+async def test_a_long_message_goes_in_parts_in_order(fake: FakeTelegram, started: Started) -> None:
+    adapter = await started(Core())
+    paragraphs = [f"Paragraph {n}: " + "solidarity " * 60 for n in range(20)]
+    ids = await adapter.send("1200", Outgoing("\n\n".join(paragraphs)))
+    sent = fake.sent_to(1200)
+    assert len(sent) == len(ids) >= 4
+    text = "".join(m.text for m in sent)
+    assert [text.index(f"Paragraph {n}:") for n in range(20)] == sorted(
+        text.index(f"Paragraph {n}:") for n in range(20)
+    )
+
+
+async def test_an_attachment_goes_as_a_document_with_its_caption(
+    fake: FakeTelegram, started: Started
+) -> None:
+    adapter = await started(Core())
+    calendar = Attachment("pickets.ics", b"BEGIN:VCALENDAR", "text/calendar")
+    await adapter.send("1300", Outgoing("**Pickets**", attachment=calendar))
+    [sent] = fake.sent_to(1300)
+    assert (sent.method, sent.text, sent.document) == (
+        "sendDocument",
+        "<b>Pickets</b>",
+        ("pickets.ics", b"BEGIN:VCALENDAR"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("knob", "error"),
+    [
+        ("blocked", ChatGone),
+        ("deactivated", ChatGone),
+        ("not_found", ChatGone),
+        ("kicked", ChatGone),
+        ("too_long", Rejected),
+        ("bad_html", Rejected),
+    ],
+)
+async def test_failures_are_classified_for_the_worker(
+    fake: FakeTelegram, started: Started, knob: str, error: type[Exception]
+) -> None:
+    adapter = await started(Core())
+    getattr(fake, knob).add(-1400)
+    with pytest.raises(error):
+        await adapter.send("-1400", Outgoing("hello"))
+    assert fake.sent_to(-1400) == []
+
+
+async def test_a_migrated_group_names_its_new_id(fake: FakeTelegram, started: Started) -> None:
+    adapter = await started(Core())
+    fake.migrated[-1500] = -1001500
+    with pytest.raises(ChatMoved) as caught:
+        await adapter.send("-1500", Outgoing("hello"))
+    assert caught.value.new_chat_id == "-1001500"
+
+
+async def test_a_server_error_is_transient(fake: FakeTelegram, started: Started) -> None:
+    adapter = await started(Core())
+    fake.fail_next = 1
+    with pytest.raises(Transient):
+        await adapter.send("1600", Outgoing("hello"))
+    await adapter.send("1600", Outgoing("hello"))
+    assert len(fake.sent_to(1600)) == 1
+
+
+async def test_a_429_pauses_sending_and_nothing_is_lost(started: Started) -> None:
+    # The server allows 5/s while the adapter believes in 50/s: it meets 429s,
+    # pauses for retry_after each time and the worker-like loop resends.
+    server = FakeTelegram(per_second=5)
+    await server.start()
+    try:
+        limits = TelegramLimits(overall_per_second=50, per_private_chat_per_second=20)
+        adapter = await started(Core(), base_url=server.base_url, limits=limits)
+        chats = [str(3000 + n) for n in range(12)]
+        retries = 0
+
+        async def deliver(chat: str) -> None:
+            nonlocal retries
+            for _ in range(10):
+                try:
+                    await adapter.send(chat, Outgoing("news"))
+                    return
+                except RetryAfter:
+                    retries += 1
+
+        await asyncio.wait_for(asyncio.gather(*(deliver(c) for c in chats)), 15)
+        assert sorted(str(m.chat_id) for m in server.sent) == chats
+        assert retries >= 1
+        assert adapter.retry_after_count == retries
+        first_429 = server.sent[4].at  # the sixth send in the first second was refused
+        assert server.sent[5].at - first_429 >= 0.9
+        await adapter.stop()
+    finally:
+        await server.stop()
+
+
+async def test_a_private_chat_gets_at_most_one_message_per_second(
+    fake: FakeTelegram, started: Started
+) -> None:
+    fake.private_per_second = 1
+    adapter = await started(Core(), limits=TelegramLimits())
+    paragraphs = "\n\n".join(f"Part {n} " + "x" * 3000 for n in range(3))
+    await adapter.send("1700", Outgoing(paragraphs))
+    times = [m.at for m in fake.sent_to(1700)]
+    assert len(times) == 3
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
+    assert fake.too_many_requests == 0
+
+
+async def test_an_answer_jumps_a_queued_broadcast(fake: FakeTelegram, started: Started) -> None:
+    limits = TelegramLimits(overall_per_second=10)
+    adapter = await started(Core(), limits=limits)
+    broadcast = asyncio.gather(*(adapter.send(str(4000 + n), Outgoing("news")) for n in range(30)))
+    await asyncio.sleep(0.5)
+    fake.inject_message(fake.private_chat(4999), "/start")
+    await eventually(lambda: bool(fake.sent_to(4999)), timeout=3)
+    latency = fake.reply_latency(4999)
+    assert latency is not None
+    assert latency < 1.0
+    waiting = sum(1 for m in fake.sent if 4000 <= m.chat_id < 4030)
+    assert waiting < 20  # the broadcast was far from done when the answer went out
+    await asyncio.wait_for(broadcast, 10)
+    assert fake.too_many_requests == 0
+
+
+# ----- the limiter on its own -------------------------------------------------------------
+
+
+async def _grant_times(
+    limiter: SendLimiter, chats: list[str], priority: Priority = Priority.BROADCAST
+) -> list[tuple[str, float]]:
+    granted: list[tuple[str, float]] = []
+
+    async def take(chat: str) -> None:
+        await limiter.slot(chat, priority)
+        granted.append((chat, time.monotonic()))
+
+    await asyncio.gather(*(take(c) for c in chats))
+    return granted
+
+
+async def test_after_a_429_pause_slots_come_evenly_not_in_a_burst() -> None:
+    limiter = SendLimiter(per_second=20, private_interval=0.01, group_interval=0.01)
+    limiter.pause(0.3)
+    started = time.monotonic()
+    granted = [t for _, t in await _grant_times(limiter, [str(n) for n in range(1, 9)])]
+    await limiter.close()
+    assert granted[0] - started >= 0.3
+    assert min(b - a for a, b in itertools.pairwise(granted)) >= 0.9 / 20
+
+
+async def test_a_busy_group_does_not_hold_up_the_chats_behind_it() -> None:
+    limiter = SendLimiter(per_second=50, private_interval=0.01, group_interval=0.5)
+    granted = await _grant_times(limiter, ["-7", "-7", "2", "3"])
+    await limiter.close()
+    order = [chat for chat, _ in granted]
+    assert order == ["-7", "2", "3", "-7"]
+    group_times = [t for chat, t in granted if chat == "-7"]
+    assert group_times[1] - group_times[0] >= 0.5
+
+
+async def test_a_reply_takes_the_next_slot_ahead_of_queued_broadcasts() -> None:
+    limiter = SendLimiter(per_second=10, private_interval=0.01, group_interval=0.01)
+    broadcast = asyncio.ensure_future(_grant_times(limiter, [str(n) for n in range(1, 11)]))
+    await asyncio.sleep(0.15)
+    [(_, replied)] = await _grant_times(limiter, ["99"], Priority.REPLY)
+    granted = await broadcast
+    await limiter.close()
+    assert sum(1 for _, t in granted if t < replied) <= 3
