@@ -22,7 +22,8 @@ from bot.clock import FakeClock
 from bot.delivery import Backoff
 from bot.logs import quiet_libraries
 from bot.store import open_store
-from tests.conftest import make_config, write_update
+from tests.conftest import fresh_postgres_url, make_config, write_update
+from tests.postgres import PostgresServer
 from tests.recording import RecordingAdapter
 
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
@@ -271,3 +272,70 @@ async def test_embargoed_item_goes_out_when_its_time_comes(tmp_path: Path) -> No
         assert "Embargoed until ten" in tg.received("0")[0]
     finally:
         await app.stop()
+
+
+RECORDING_BOT = textwrap.dedent("""
+    import asyncio, os, sys
+    from pathlib import Path
+    from bot.app import App
+    from bot.config import Config, DatabaseConfig
+
+    class FileAdapter:
+        platform = "telegram"
+        max_in_flight = 16
+
+        async def start(self, on_command, on_chat_gone):
+            pass
+
+        async def stop(self):
+            pass
+
+        async def send(self, chat_id, message):
+            await asyncio.sleep(0.002)
+            with open(sys.argv[3], "a") as f:
+                f.write(chat_id + "\\n")
+            return ["1"]
+
+    async def main():
+        tmp = Path(sys.argv[1])
+        config = Config(updates_dir=tmp / "updates", base_dir=tmp, timezone="UTC",
+                        database=DatabaseConfig(url=sys.argv[2]))
+        app = App(config, adapters=[FileAdapter()], watch=False)
+        await app.start()
+        for _ in range(200):  # until the shared queue is empty, at most 20 s
+            if await app.store.pending() == 0:
+                break
+            await asyncio.sleep(0.1)
+        await app.stop()
+
+    asyncio.run(main())
+""")
+
+
+async def test_two_os_processes_on_postgresql_deliver_once(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = await fresh_postgres_url(postgres_server)
+    await subscribe_many(url, 400)
+    news(tmp_path / "updates")
+    script = tmp_path / "recording_bot.py"  # not bot.py: that would shadow the package
+    script.write_text(RECORDING_BOT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(script),
+            str(tmp_path),
+            url,
+            str(log),
+            env=env,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for log in logs
+    ]
+    for proc in procs:
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    sent = [chat for log in logs if log.exists() for chat in log.read_text().split()]
+    assert sorted(sent) == sorted(str(n) for n in range(400)), "each chat exactly once"
