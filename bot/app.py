@@ -19,7 +19,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import Commands
 from bot.compose import item_message
 from bot.config import Config
-from bot.delivery import Backoff, DeliveryWorker
+from bot.delivery import Backoff, DeliveryWorker, Unsendable
 from bot.dispatcher import Dispatcher
 from bot.problems import Problem
 from bot.scheduler import PicketScheduler
@@ -30,7 +30,7 @@ from bot.watcher import watch_updates
 log = logging.getLogger(__name__)
 
 # Renders the text of an outbox row's variant (e.g. a reminder) for an item.
-VariantComposer = Callable[[OutboxRow], Outgoing | None]
+VariantComposer = Callable[[OutboxRow], Outgoing]
 ReloadHook = Callable[[Changes], Awaitable[None]]
 
 
@@ -137,7 +137,6 @@ class App:
                 self.compose,
                 self.clock,
                 backoff=self.backoff,
-                on_chat_gone=self._chat_gone_hook,
             )
             self.workers[adapter.platform] = worker
         # Fan out what is due before taking commands, so a chat subscribing in
@@ -186,17 +185,15 @@ class App:
         await self.store.stop(platform, chat_id, error_kind="chat-gone")
         log.info("chat gone platform=%s; unsubscribed", platform)
 
-    async def _chat_gone_hook(self, platform: str, chat_id: str) -> None:
-        """The worker already unsubscribed the chat; nothing else to do yet."""
-
-    def compose(self, row: OutboxRow) -> Outgoing | None:
+    def compose(self, row: OutboxRow) -> Outgoing:
         item = self.catalog.items.get(row.item_id)
         if item is None:
-            return None
+            raise Unsendable("item-gone")
         if row.variant:
-            prefix = row.variant.split(":", 1)[0]
-            composer = self.variants.get(prefix)
-            return composer(row) if composer is not None else None
+            composer = self.variants.get(row.variant.split(":", 1)[0])
+            if composer is None:
+                raise Unsendable("unknown-variant")
+            return composer(row)
         local = item.in_language(row.language)
         return Outgoing(item_message(local), protect_content=item.protect_content)
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,16 @@ from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
-Composer = Callable[[OutboxRow], Outgoing | None]
+Composer = Callable[[OutboxRow], Outgoing]
+
+
+class Unsendable(Exception):
+    """A row's message no longer exists (its file was removed) or no longer
+    applies (a reminder for a picket that moved); `reason` is recorded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass
@@ -69,7 +78,6 @@ class DeliveryWorker:
         backoff: Backoff | None = None,
         lease: float = 300.0,
         batch: int = 500,
-        on_chat_gone: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -79,7 +87,6 @@ class DeliveryWorker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch = batch
-        self.on_chat_gone = on_chat_gone
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -147,10 +154,11 @@ class DeliveryWorker:
     async def _send_one(self, row: OutboxRow) -> bool:
         """Send one row and record its outcome; True if the chat is gone."""
         out = self._outcomes
-        message = self.compose(row)
-        if message is None:
-            out.failed.append((row.id, "item-gone"))
-            log.warning("delivery dropped item=%s reason=item-gone", row.item_id)
+        try:
+            message = self.compose(row)
+        except Unsendable as exc:
+            out.failed.append((row.id, exc.reason))
+            log.info("delivery dropped item=%s reason=%s", row.item_id, exc.reason)
             return False
         now = self.clock.now().timestamp()
         try:
@@ -161,8 +169,6 @@ class DeliveryWorker:
             out.failed.append((row.id, exc.kind))
             await self.store.stop(self.platform, row.chat_id, error_kind=exc.kind)
             log.info("chat gone platform=%s item=%s; unsubscribed", self.platform, row.item_id)
-            if self.on_chat_gone is not None:
-                await self.on_chat_gone(self.platform, row.chat_id)
             return True
         except ChatMoved as exc:
             await self.store.move_chat(self.platform, row.chat_id, exc.new_chat_id)

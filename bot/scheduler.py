@@ -24,6 +24,7 @@ from bot.adapters.base import Incoming, Outgoing
 from bot.calendar_ics import calendar_message
 from bot.catalog import Catalog, Changes
 from bot.clock import Clock
+from bot.delivery import Unsendable
 from bot.dispatcher import Dispatcher
 from bot.items import Item, Kind
 from bot.store import OutboxRow, Store
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 SEEN_PREFIX = "reminders:seen:"
 
-Composer = Callable[[OutboxRow], Outgoing | None]
+Composer = Callable[[OutboxRow], Outgoing]
 ReloadHook = Callable[[Changes], Awaitable[None]]
 Extra = Callable[[Incoming, tuple[str, ...]], Awaitable[list[Outgoing]]]
 
@@ -177,28 +178,24 @@ class PicketScheduler:
                 log.info("picket moved picket=%s notified=%d", item.id, count)
                 self.wake()
 
-    def _current(self, row: OutboxRow) -> tuple[Item, datetime] | None:
+    def _current(self, row: OutboxRow) -> tuple[Item, datetime]:
         item = self.catalog.items.get(row.item_id)
         now = self.clock.now()
-        if item is None or not reminders.is_current(item, row.message_key, now):
-            # Moved, removed or already begun: a newer reminder or notice covers it.
-            return None
+        if item is None:
+            raise Unsendable("item-gone")
+        if not reminders.is_current(item, row.message_key, now):
+            # Moved or already begun: a newer reminder or notice covers it.
+            raise Unsendable("stale-reminder")
         return item.in_language(row.language), now
 
-    def compose_reminder(self, row: OutboxRow) -> Outgoing | None:
-        found = self._current(row)
-        if found is None:
-            return None
-        item, now = found
+    def compose_reminder(self, row: OutboxRow) -> Outgoing:
+        item, now = self._current(row)
         late = row.variant.endswith(":late")
         text = reminders.reminder_text(item, now, late=late)
         return Outgoing(text, protect_content=item.protect_content)
 
-    def compose_changed(self, row: OutboxRow) -> Outgoing | None:
-        found = self._current(row)
-        if found is None:
-            return None
-        item, now = found
+    def compose_changed(self, row: OutboxRow) -> Outgoing:
+        item, now = self._current(row)
         return Outgoing(reminders.changed_text(item, now), protect_content=item.protect_content)
 
     async def cmd_calendar(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:

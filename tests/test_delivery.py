@@ -339,3 +339,20 @@ async def test_two_os_processes_on_postgresql_deliver_once(
         assert proc.returncode == 0, err.decode()[-2000:]
     sent = [chat for log in logs if log.exists() for chat in log.read_text().split()]
     assert sorted(sent) == sorted(str(n) for n in range(400)), "each chat exactly once"
+
+
+async def test_a_row_whose_file_was_removed_is_never_sent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    await subscribe_many(url, 2)
+    store = await open_store(url)
+    await store.enqueue("item:ghost", "ghost", "", [], ["telegram"], time.time())
+    await store.close()
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], watch=False)
+    await app.start()
+    try:
+        assert await app.drain(timeout=10)
+        assert tg.sent == []
+        assert [e[1:3] for e in await app.store.recent_errors()] == [("ghost", "item-gone")] * 2
+    finally:
+        await app.stop()
