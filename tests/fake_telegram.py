@@ -15,176 +15,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import html
 import json
 import math
-import re
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession, web
 
-JSON = dict[str, Any]
-GROUP_KINDS = ("group", "supergroup")
+from tests.fake_telegram_wire import (
+    JSON,
+    ApiError,
+    FakeChat,
+    FakeUser,
+    SentMessage,
+    Window,
+    chat_id_of,
+    check_html,
+    flag,
+    parsed_field,
+)
 
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)((?:\s+[^>]*)?)>")
-_ENTITY = re.compile(r"&(#\d+|#x[0-9A-Fa-f]+|lt|gt|amp|quot);")
-_ALLOWED = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "span",
-    "tg-spoiler",
-    "a",
-    "tg-emoji",
-    "code",
-    "pre",
-    "blockquote",
-    "tg-time",
-}
-
-
-def check_html(text: str) -> tuple[str | None, str]:
-    """Parse Telegram's HTML subset: (the error Telegram would give or None, the plain text)."""
-    plain: list[str] = []
-    stack: list[str] = []
-    pos = 0
-    while pos < len(text):
-        char = text[pos]
-        offset = len(text[:pos].encode())
-        if char == "<":
-            match = _TAG.match(text, pos)
-            if match is None:
-                return f"Unexpected end of name token at byte offset {offset}", ""
-            closing, name = match.group(1), match.group(2).lower()
-            if closing:
-                if not stack or stack[-1] != name:
-                    expected = f'"</{stack[-1]}>"' if stack else "no end tag"
-                    return (
-                        f"Unmatched end tag at byte offset {offset}, expected {expected}, "
-                        f'found "</{name}>"'
-                    ), ""
-                stack.pop()
-            elif name not in _ALLOWED:
-                return f'Unsupported start tag "{name}" at byte offset {offset}', ""
-            else:
-                stack.append(name)
-            pos = match.end()
-        elif char == "&":
-            entity = _ENTITY.match(text, pos)
-            if entity is None:
-                return f"Character entity expected at byte offset {offset}", ""
-            plain.append(html.unescape(entity.group(0)))
-            pos = entity.end()
-        else:
-            plain.append(char)
-            pos += 1
-    if stack:
-        return f'Can\'t find end tag corresponding to start tag "{stack[-1]}"', ""
-    return None, "".join(plain)
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, description and optional parameters."""
-
-    def __init__(self, code: int, description: str, parameters: JSON | None = None) -> None:
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
-
-
-@dataclass
-class FakeUser:
-    id: int
-    first_name: str = "Supporter"
-    username: str | None = None
-
-    def json(self) -> JSON:
-        out: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
-        if self.username:
-            out["username"] = self.username
-        return out
-
-
-@dataclass
-class FakeChat:
-    id: int
-    type: str  # private | group | supergroup | channel
-    title: str | None = None
-    username: str | None = None
-    creator: int | None = None
-    admins: set[int] = field(default_factory=set)
-
-    def json(self) -> JSON:
-        out: JSON = {"id": self.id, "type": self.type}
-        if self.type == "private":
-            out["first_name"] = self.title or "Supporter"
-        else:
-            out["title"] = self.title or f"Chat {self.id}"
-        if self.username:
-            out["username"] = self.username
-        return out
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """One message the server accepted."""
-
-    method: str
-    chat_id: int
-    message_id: int
-    text: str  # as sent (HTML when parse_mode is HTML); a document's caption
-    parse_mode: str | None
-    protect_content: bool
-    allow_paid_broadcast: bool
-    at: float  # time.monotonic() when accepted
-    document: tuple[str, bytes] | None = None
-
-
-class _Window:
-    """At most `limit` events in any `period` seconds (a strict sliding window)."""
-
-    def __init__(self, limit: float, period: float) -> None:
-        self.limit, self.period = limit, period
-        self.times: deque[float] = deque()
-
-    def wait_needed(self, now: float, limit: float | None = None) -> float:
-        times = self.times
-        while times and times[0] <= now - self.period:
-            times.popleft()
-        cap = self.limit if limit is None else limit
-        if len(times) < cap:
-            return 0.0
-        return times[len(times) - int(cap)] + self.period - now
-
-    def add(self, now: float) -> None:
-        self.times.append(now)
-
-
-def _flag(value: Any) -> bool:
-    return value is True or value in ("true", "True", "1")
-
-
-def _chat_id(value: Any) -> int | str:
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    return text if text.startswith("@") else int(text)
-
-
-def _parsed(value: Any) -> Any:
-    """A form field PTB JSON-encoded (objects, lists); plain strings stay as they are."""
-    if isinstance(value, str) and value[:1] in "[{":
-        return json.loads(value)
-    return value
+__all__ = ["FakeChat", "FakeTelegram", "FakeUser", "SentMessage", "check_html"]
 
 
 class FakeTelegram:
@@ -225,8 +77,8 @@ class FakeTelegram:
         self.webhook_failures = 0
         self.injected_at: dict[int, float] = {}
         self.chats: dict[int, FakeChat] = {}
-        self._global = _Window(per_second, 1.0)
-        self._per_chat: dict[int, _Window] = {}
+        self._global = Window(per_second, 1.0)
+        self._per_chat: dict[int, Window] = {}
         self._message_ids: dict[int, int] = {}
         self._updates: list[JSON] = []
         self._next_update_id = 1
@@ -420,7 +272,7 @@ class FakeTelegram:
                 if isinstance(value, web.FileField):
                     params[key] = (value.filename, value.file.read())
                 else:
-                    params[key] = _parsed(value)
+                    params[key] = parsed_field(value)
         return params
 
     def _methods(self) -> dict[str, Callable[[JSON], Awaitable[Any]]]:
@@ -482,17 +334,17 @@ class FakeTelegram:
 
     async def _delete_webhook(self, params: JSON) -> bool:
         self.webhook = None
-        if _flag(params.get("drop_pending_updates")):
+        if flag(params.get("drop_pending_updates")):
             self._updates.clear()
         return True
 
     async def _set_my_commands(self, params: JSON) -> bool:
-        scope = _parsed(params.get("scope") or {"type": "default"})
-        self.commands[json.dumps(scope, sort_keys=True)] = list(_parsed(params["commands"]))
+        scope = parsed_field(params.get("scope") or {"type": "default"})
+        self.commands[json.dumps(scope, sort_keys=True)] = list(parsed_field(params["commands"]))
         return True
 
     def _chat(self, value: Any) -> FakeChat:
-        ref = _chat_id(value)
+        ref = chat_id_of(value)
         if isinstance(ref, str):
             for known in self.chats.values():
                 if known.username and f"@{known.username}".lower() == ref.lower():
@@ -530,9 +382,9 @@ class FakeTelegram:
         window = self._per_chat.get(chat.id)
         if window is None:
             window = (
-                _Window(self.private_per_second, 1.0)
+                Window(self.private_per_second, 1.0)
                 if chat.type == "private"
-                else _Window(self.group_per_minute, 60.0)
+                else Window(self.group_per_minute, 60.0)
             )
             self._per_chat[chat.id] = window
         wait = max(wait, window.wait_needed(now))
@@ -581,8 +433,8 @@ class FakeTelegram:
                 message_id,
                 text,
                 params.get("parse_mode"),
-                _flag(params.get("protect_content")),
-                _flag(params.get("allow_paid_broadcast")),
+                flag(params.get("protect_content")),
+                flag(params.get("allow_paid_broadcast")),
                 time.monotonic(),
                 document,
             )
@@ -606,7 +458,7 @@ class FakeTelegram:
     async def _send_message(self, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))
         self._check_chat(chat)
-        self._check_flood(chat, _flag(params.get("allow_paid_broadcast")))
+        self._check_flood(chat, flag(params.get("allow_paid_broadcast")))
         text = str(params.get("text") or "")
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
@@ -616,7 +468,7 @@ class FakeTelegram:
     async def _send_document(self, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))
         self._check_chat(chat)
-        self._check_flood(chat, _flag(params.get("allow_paid_broadcast")))
+        self._check_flood(chat, flag(params.get("allow_paid_broadcast")))
         document = params.get("document")
         if not isinstance(document, tuple):
             raise ApiError(400, "Bad Request: there is no document in the request")
