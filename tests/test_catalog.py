@@ -79,7 +79,7 @@ async def test_a_slowly_written_file_is_published_whole(tmp_path: Path) -> None:
     folder = tmp_path / "updates"
     folder.mkdir()
     tg = RecordingAdapter()
-    app = App(make_config(tmp_path), adapters=[tg], settle=0.5)
+    app = App(make_config(tmp_path), adapters=[tg], settle=1.0)
     await app.start()
     try:
         await tg.say("1", "/start")
