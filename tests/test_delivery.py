@@ -139,15 +139,16 @@ async def test_errors_are_classified(tmp_path: Path) -> None:
         await app.stop()
 
 
-CRASHING_BOT = textwrap.dedent("""
+SUBPROCESS_BOT = textwrap.dedent("""
     import asyncio, os, sys
     from pathlib import Path
     from bot.app import App
     from bot.config import Config, DatabaseConfig
 
-    LOG = Path(sys.argv[2])
+    TMP, URL, LOG, CRASH_AFTER = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
 
-    class CrashingAdapter:
+    class FileAdapter:
+        \"\"\"Appends each chat it sends to to LOG; with CRASH_AFTER, dies after that many.\"\"\"
         platform = "telegram"
         max_in_flight = 8
 
@@ -161,26 +162,40 @@ CRASHING_BOT = textwrap.dedent("""
             pass
 
         async def send(self, chat_id, message):
-            await asyncio.sleep(0.001)
+            await asyncio.sleep(0.002)
             with LOG.open("a") as f:
                 f.write(chat_id + "\\n")
                 f.flush()
                 os.fsync(f.fileno())
             self.count += 1
-            if self.count == 120:
+            if self.count == CRASH_AFTER:
                 os.kill(os.getpid(), 9)  # sent, but not yet marked
             return ["1"]
 
     async def main():
-        tmp = Path(sys.argv[1])
-        config = Config(updates_dir=tmp / "updates", base_dir=tmp, timezone="UTC",
-                        database=DatabaseConfig(url=f"sqlite:///{tmp / 'bot.db'}"))
-        app = App(config, adapters=[CrashingAdapter()], watch=False)
+        config = Config(updates_dir=TMP / "updates", base_dir=TMP, timezone="UTC",
+                        database=DatabaseConfig(url=URL))
+        app = App(config, adapters=[FileAdapter()], watch=False)
         await app.start()
-        await asyncio.sleep(60)
+        for _ in range(200):  # until the shared queue is empty, at most 20 s
+            if await app.store.pending() == 0:
+                break
+            await asyncio.sleep(0.1)
+        await app.stop()
 
     asyncio.run(main())
 """)
+
+
+def bot_process(tmp_path: Path, url: str, log: Path, crash_after: int = 0) -> list[str]:
+    """The command line of a bot in its own process that logs its sends to `log`."""
+    script = tmp_path / "subprocess_bot.py"  # not bot.py: that would shadow the package
+    script.write_text(SUBPROCESS_BOT)
+    return [sys.executable, str(script), str(tmp_path), url, str(log), str(crash_after)]
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
 
 
 async def test_a_crash_between_send_and_mark_loses_nothing(tmp_path: Path) -> None:
@@ -188,13 +203,10 @@ async def test_a_crash_between_send_and_mark_loses_nothing(tmp_path: Path) -> No
     await subscribe_many(url, 300)
     news(tmp_path / "updates")
     log = tmp_path / "sent.log"
-    script = tmp_path / "crash.py"
-    script.write_text(CRASHING_BOT)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, str(script), str(tmp_path), str(log)],
-        env=env,
+        bot_process(tmp_path, url, log, crash_after=120),
+        env=subprocess_env(),
         timeout=60,
         capture_output=True,
         check=False,
@@ -274,63 +286,16 @@ async def test_embargoed_item_goes_out_when_its_time_comes(tmp_path: Path) -> No
         await app.stop()
 
 
-RECORDING_BOT = textwrap.dedent("""
-    import asyncio, os, sys
-    from pathlib import Path
-    from bot.app import App
-    from bot.config import Config, DatabaseConfig
-
-    class FileAdapter:
-        platform = "telegram"
-        max_in_flight = 16
-
-        async def start(self, on_command, on_chat_gone):
-            pass
-
-        async def stop(self):
-            pass
-
-        async def send(self, chat_id, message):
-            await asyncio.sleep(0.002)
-            with open(sys.argv[3], "a") as f:
-                f.write(chat_id + "\\n")
-            return ["1"]
-
-    async def main():
-        tmp = Path(sys.argv[1])
-        config = Config(updates_dir=tmp / "updates", base_dir=tmp, timezone="UTC",
-                        database=DatabaseConfig(url=sys.argv[2]))
-        app = App(config, adapters=[FileAdapter()], watch=False)
-        await app.start()
-        for _ in range(200):  # until the shared queue is empty, at most 20 s
-            if await app.store.pending() == 0:
-                break
-            await asyncio.sleep(0.1)
-        await app.stop()
-
-    asyncio.run(main())
-""")
-
-
 async def test_two_os_processes_on_postgresql_deliver_once(
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     url = await fresh_postgres_url(postgres_server)
     await subscribe_many(url, 400)
     news(tmp_path / "updates")
-    script = tmp_path / "recording_bot.py"  # not bot.py: that would shadow the package
-    script.write_text(RECORDING_BOT)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable,
-            str(script),
-            str(tmp_path),
-            url,
-            str(log),
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
+            *bot_process(tmp_path, url, log), env=subprocess_env(), stderr=asyncio.subprocess.PIPE
         )
         for log in logs
     ]
