@@ -38,6 +38,7 @@ from bot.adapters.matrix_rules import DEFAULT_RETRY_AFTER_S
 from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
 from bot.adapters.matrix_session import client_config, open_session
 from bot.config import MatrixConfig
+from bot.logs import pseudonym
 from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ class MatrixAdapter:
         for room_id in outcome.decline:
             await self._leave(room_id)
         for room_id in outcome.abandoned:
-            log.info("matrix: leaving %s: nobody else is left in it", room_id)
+            log.info("matrix: leaving %s: nobody else is left in it", pseudonym(room_id))
             await self._leave(room_id)
         for room_id in outcome.gone:
             await self._forget(room_id)
@@ -239,18 +240,20 @@ class MatrixAdapter:
             try:
                 reply = await self._client.join(room_id)
             except NETWORK_ERRORS as exc:
-                log.warning("matrix: joining %s failed (%s); will retry", room_id, exc)
+                log.warning("matrix: joining %s failed (%s); will retry", pseudonym(room_id), exc)
                 self._pending_joins[room_id] = now + DEFAULT_RETRY_AFTER_S
                 continue
             if isinstance(reply, JoinResponse):
-                log.info("matrix: accepted the invite to %s", room_id)
+                log.info("matrix: accepted the invite to %s", pseudonym(room_id))
                 del self._pending_joins[room_id]
                 self._sender.joining.add(room_id)
             elif getattr(reply, "status_code", None) == "M_LIMIT_EXCEEDED":
                 wait = (getattr(reply, "retry_after_ms", None) or 0) / 1000
                 self._pending_joins[room_id] = now + (wait or DEFAULT_RETRY_AFTER_S)
             else:
-                log.warning("matrix: cannot join %s: %s", room_id, getattr(reply, "message", ""))
+                log.warning(
+                    "matrix: cannot join %s: %s", pseudonym(room_id), getattr(reply, "message", "")
+                )
                 del self._pending_joins[room_id]
 
     async def _leave(self, room_id: str) -> None:
@@ -259,7 +262,7 @@ class MatrixAdapter:
         try:
             await self._client.room_leave(room_id)
         except NETWORK_ERRORS as exc:
-            log.warning("matrix: leaving %s failed (%s)", room_id, exc)
+            log.warning("matrix: leaving %s failed (%s)", pseudonym(room_id), exc)
         await self._forget(room_id)
 
     async def _forget(self, room_id: str) -> None:
@@ -267,12 +270,12 @@ class MatrixAdapter:
         try:
             await self._client.room_forget(room_id)
         except NETWORK_ERRORS as exc:
-            log.warning("matrix: forgetting %s failed (%s)", room_id, exc)
+            log.warning("matrix: forgetting %s failed (%s)", pseudonym(room_id), exc)
 
     async def _chat_gone(self, room_id: str) -> None:
         self._inbox.forget(room_id)
         self._pending_joins.pop(room_id, None)
-        log.info("matrix: the bot is out of %s; unsubscribing it", room_id)
+        log.info("matrix: the bot is out of %s; unsubscribing it", pseudonym(room_id))
         if self._on_chat_gone is not None:
             await _logged(self._on_chat_gone("matrix", room_id), "on_chat_gone")
 
@@ -292,7 +295,7 @@ class MatrixAdapter:
                 try:
                     replies = await self._on_command(incoming)
                 except Exception:
-                    log.exception("matrix: the command handler failed in %s", room_id)
+                    log.exception("matrix: the command handler failed in %s", pseudonym(room_id))
                     continue
                 for reply in replies:
                     try:
@@ -301,7 +304,9 @@ class MatrixAdapter:
                         await self._chat_gone(room_id)
                         return
                     except SendError as exc:
-                        log.warning("matrix: a reply in %s was not sent (%s)", room_id, exc.kind)
+                        log.warning(
+                            "matrix: a reply in %s was not sent (%s)", pseudonym(room_id), exc.kind
+                        )
 
 
 class _SyncFailed(Exception):

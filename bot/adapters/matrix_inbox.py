@@ -36,6 +36,7 @@ from bot.adapters.matrix_rules import (
     server_of,
 )
 from bot.config import MatrixConfig
+from bot.logs import pseudonym
 
 log = logging.getLogger(__name__)
 # How long an undecryptable message waits for its room key before it is dropped.
@@ -190,16 +191,17 @@ class Inbox:
             return
         if self._client.olm is None:
             log.warning(
-                "matrix: encrypted message in %s ignored: matrix.encryption is off", room_id
+                "matrix: encrypted message in %s ignored: matrix.encryption is off",
+                pseudonym(room_id),
             )
             return
         log.warning(
             "matrix: cannot decrypt event %s in %s (session %s of device %s); "
             "waiting for its room key",
             event.event_id,
-            room_id,
+            pseudonym(room_id),
             event.session_id,
-            event.device_id,
+            pseudonym(event.device_id or ""),
         )
         if len(self._waiting) >= MAX_UNDECRYPTABLE:
             oldest = next(iter(self._waiting))
@@ -220,7 +222,7 @@ class Inbox:
                     log.warning(
                         "matrix: gave up on event %s in %s: its room key never arrived",
                         event_id,
-                        waiting.room_id,
+                        pseudonym(waiting.room_id),
                     )
                 continue
             del self._waiting[event_id]
