@@ -266,6 +266,9 @@ class App:
             elif adapter.platform == "telegram" and self.config.telegram is not None:
                 # A Telegram user's private chat has the user's id.
                 chats += [(adapter, str(a)) for a in self.config.telegram.admins]
+            chats += [
+                (adapter, r.chat) for r in self.config.reports if r.platform == adapter.platform
+            ]
         return chats
 
     async def status(self) -> str:

@@ -160,6 +160,9 @@ class Config(Strict):
     broadcast: BroadcastConfig = BroadcastConfig()
     reminders: RemindersConfig = RemindersConfig()
     destinations: list[Destination] = Field(default_factory=list)
+    # Chats told about update files that could not be published, besides the
+    # console and Telegram's admins (e.g. an organisers' Matrix room).
+    reports: list[Destination] = Field(default_factory=list)
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
     # Where the config came from; relative paths above are resolved against it.

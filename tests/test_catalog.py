@@ -99,3 +99,21 @@ async def test_a_slowly_written_file_is_published_whole(tmp_path: Path) -> None:
         assert message.endswith("The end.")
     finally:
         await app.stop()
+
+
+async def test_an_invalid_file_is_reported_to_the_report_chats_once(tmp_path: Path) -> None:
+    mx = RecordingAdapter(platform="matrix")
+    config = make_config(tmp_path, reports=[{"platform": "matrix", "chat": "!organisers:x"}])
+    app = App(config, adapters=[mx], watch=False)
+    await app.start()
+    try:
+        write_update(
+            tmp_path / "updates", "typo.md", "kind: news\ntitle: T\ndate: 2026-11-20\nlang: english"
+        )
+        await app.reload()
+        await app.reload()
+        [report] = mx.received("!organisers:x")
+        assert report.startswith("Update files that were not published:")
+        assert "updates/typo.md:5: lang:" in report
+    finally:
+        await app.stop()
