@@ -125,7 +125,6 @@ class App:
             self.clock,
             default_lang=self.config.language,
             status=self.status,
-            zone_name=self.config.timezone,
         )
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:

@@ -56,14 +56,12 @@ class Commands:
         *,
         default_lang: str,
         status: StatusSource,
-        zone_name: str,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.clock = clock
         self.default_lang = default_lang
         self.status = status
-        self.zone_name = zone_name
         self.extra: dict[str, Extra] = {}
 
     def now(self) -> datetime:

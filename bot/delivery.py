@@ -92,7 +92,6 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._busy = 0
         self._outcomes = _Outcomes()
-        self.sent_count = 0
         self._run_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -196,7 +195,6 @@ class DeliveryWorker:
             self._retry_later(row, now, "crash")
         else:
             out.sent.append((row.id, ",".join(ids)))
-            self.sent_count += 1
         return False
 
     def _retry_later(self, row: OutboxRow, now: float, kind: str) -> None:

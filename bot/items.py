@@ -227,7 +227,3 @@ class Item:
 
     def is_upcoming_picket(self, now: datetime) -> bool:
         return self.kind is Kind.PICKET and self.starts is not None and self.starts > now
-
-    def concerns(self, campaigns: set[str] | None) -> bool:
-        """Whether a subscriber of `campaigns` (None: everything) receives this item."""
-        return campaigns is None or not self.campaigns or bool(campaigns & set(self.campaigns))
