@@ -148,5 +148,15 @@ class Catalog:
     def campaigns(self) -> list[str]:
         return sorted({c for i in self.items.values() for c in i.campaigns})
 
+    def by_file(self, name: str) -> Item | None:
+        """The item a file name holds, in that file's language (translations too)."""
+        for item in self.items.values():
+            if item.path.name == name:
+                return item
+            for lang, tr in item.translations.items():
+                if tr.path.name == name:
+                    return item.in_language(lang)
+        return None
+
     def of_kind(self, kind: Kind) -> Iterable[Item]:
         return (i for i in self.items.values() if i.kind is kind)

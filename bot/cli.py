@@ -23,6 +23,7 @@ from bot.compose import item_message
 from bot.config import Config, ConfigError, config_path_from, load_config
 from bot.loader import parse_file
 from bot.logs import setup_logging
+from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.status import status_text
 from bot.store import DatabaseError, open_store
@@ -87,23 +88,26 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(f"{path}: no such file", file=sys.stderr)
         return 1
     catalog = Catalog(path.parent, config.zone, config.language).load()
-    parsed = parse_file(path, path.read_bytes(), config.zone, config.language)
-    mine = [p for p in catalog.problems if p.path.name == path.name] or list(parsed.problems)
-    if mine:
-        for problem in mine:
+    problems = [p for p in catalog.problems if p.path.name == path.name]
+    item = catalog.by_file(path.name)
+    if item is None and not problems:
+        # A name the folder reader skips (hidden, not .md): read it on its own.
+        parsed = parse_file(path, path.read_bytes(), config.zone, config.language)
+        problems = list(parsed.problems)
+        item = parsed.item
+        if parsed.translation is not None:
+            problems.append(
+                Problem(
+                    path,
+                    1,
+                    "is a translation whose base file is not "
+                    "read from this folder (name both NAME.md and NAME.LANG.md)",
+                )
+            )
+    if problems or item is None:
+        for problem in problems:
             print(problem.format())
         return 1
-    if parsed.item is not None:
-        item = catalog.items[parsed.item.id]
-    else:
-        assert parsed.translation is not None
-        base = next(
-            i
-            for i in catalog.items.values()
-            if parsed.translation.lang in i.translations
-            and i.translations[parsed.translation.lang].path.name == path.name
-        )
-        item = base.in_language(parsed.translation.lang)
     markdown = item_message(item)
     parts: list[str]
     if args.platform == "telegram":

@@ -117,3 +117,15 @@ async def test_an_invalid_file_is_reported_to_the_report_chats_once(tmp_path: Pa
         assert "updates/typo.md:5: lang:" in report
     finally:
         await app.stop()
+
+
+def test_preview_of_a_lone_translation_is_a_message_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "drafts").mkdir()
+    (tmp_path / "drafts" / ".strike.de.md").write_text("---\ntitle: Streik\n---\nText.\n")
+    assert main(["preview", "drafts/.strike.de.md"]) == 1
+    assert capsys.readouterr().out.startswith(
+        "drafts/.strike.de.md:1: is a translation whose base file is not read from this folder"
+    )
