@@ -136,6 +136,7 @@ class App:
                 self.compose,
                 self.clock,
                 backoff=self.backoff,
+                lease=self.config.delivery.lease.total_seconds(),
             )
             self.workers[adapter.platform] = worker
         # Fan out what is due before taking commands, so a chat subscribing in
@@ -151,10 +152,11 @@ class App:
         )
         self.scheduler.install(self.variants, self.reload_hooks, self.commands.extra)
         await self.scheduler.start()
-        for worker in self.workers.values():
-            worker.start(poll=0.5)
+        # An adapter can send once it has started: only then may a worker claim.
         for adapter in self.adapters:
             await adapter.start(self.on_command, self.on_chat_gone)
+        for worker in self.workers.values():
+            worker.start(poll=0.5)
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         if self.watch:
             self._tasks.append(
@@ -285,8 +287,10 @@ class App:
         return False
 
     async def stop(self) -> None:
-        """Stop receiving, let in-flight sends finish, keep everything queued."""
+        """Stop receiving, let in-flight sends finish, record every outcome,
+        give back what was not sent, then close the store."""
         self._stop.set()
+        await self._each_adapter(lambda adapter: adapter.stop_receiving())
         if self.scheduler is not None:
             await self.scheduler.stop()
         for task in self._tasks:
@@ -295,13 +299,19 @@ class App:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        for worker in self.workers.values():
-            await worker.stop()
-        for adapter in self.adapters:
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("adapter stop failed platform=%s", adapter.platform)
+        grace = self.config.delivery.stop_grace.total_seconds()
+        await asyncio.gather(*(worker.stop(grace) for worker in self.workers.values()))
+        await self._each_adapter(lambda adapter: adapter.stop())
         if self._store is not None:
             await self._store.close()
         log.info("stopped")
+
+    async def _each_adapter(self, step: Callable[[Adapter], Awaitable[None]]) -> None:
+        """Run one stop step on every adapter; one that fails does not stop the others."""
+        for adapter in self.adapters:
+            try:
+                await step(adapter)
+            except Exception as exc:
+                log.warning(
+                    "adapter stop failed platform=%s error=%s", adapter.platform, type(exc).__name__
+                )

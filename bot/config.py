@@ -68,6 +68,16 @@ class BroadcastConfig(Strict):
     check_every: Duration = timedelta(seconds=30)
 
 
+class DeliveryConfig(Strict):
+    # How long a claimed row is reserved for the worker that claimed it. The
+    # worker renews it every quarter of this while the row waits; only a
+    # process that died leaves it to run out, and then another sends the row.
+    lease: Duration = Field(default=timedelta(minutes=5), ge=timedelta(seconds=2))
+    # On stop, how long sends already under way may take to finish; what is
+    # not sent by then is given back to the queue.
+    stop_grace: Duration = timedelta(seconds=10)
+
+
 class RemindersConfig(Strict):
     default: list[Duration] = Field(
         default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=3)]
@@ -158,6 +168,7 @@ class Config(Strict):
     timezone: Annotated[str, BeforeValidator(_check_timezone)] = "Europe/London"
     language: str = "en"
     broadcast: BroadcastConfig = BroadcastConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     reminders: RemindersConfig = RemindersConfig()
     destinations: list[Destination] = Field(default_factory=list)
     # Chats told about update files that could not be published, besides the

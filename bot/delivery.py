@@ -1,21 +1,30 @@
 """The delivery worker: drains one platform's due outbox rows through its adapter.
 
-Rows are claimed (leased) in batches, sent with up to `adapter.max_in_flight`
-sends outstanding (the adapter's rate limiter paces them), and marked only
-after the send returned. Outcomes are written in batches; a crash before a
-batch is written resends at most those rows. Rows for one chat go out in
-order, one after another.
+A worker claims (leases) due rows in its own name, up to `adapter.max_in_flight`
+rows held at once, and hands each chat's rows, in order, to one task per chat;
+the adapter's rate limiter decides when each send actually goes out. While a
+row waits for its turn its lease is renewed, so a slow platform (Matrix's
+0.2 msg/s, a long `RetryAfter`) never lets a lease run out under a row that
+is still coming; a row whose lease was lost to another worker is not sent.
+
+A row's outcome is noted the moment its send returns, into whatever batch is
+open then, and batches are written in one transaction each. A row stays held
+until its outcome is in the database, so "idle" can be trusted: nothing held,
+nothing due, nothing `sending` anywhere. A crash before a batch is written
+resends at most the rows of that batch. On stop, in-flight sends get a grace
+period, every outcome is written, and rows not sent are given back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-from collections import defaultdict
-from collections.abc import Callable
+import secrets
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from bot.adapters.base import (
     Adapter,
@@ -59,12 +68,24 @@ class Backoff:
 
 @dataclass
 class _Outcomes:
+    """Outcomes noted since the last write."""
+
     sent: list[tuple[int, str]] = field(default_factory=list)
     retry: list[tuple[int, float, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.retry) + len(self.failed)
+
+    def row_ids(self) -> Iterable[int]:
+        yield from (i for i, _ in self.sent)
+        yield from (i for i, _, _ in self.retry)
+        yield from (i for i, _ in self.failed)
+
+    def absorb(self, later: _Outcomes) -> None:
+        self.sent += later.sent
+        self.retry += later.retry
+        self.failed += later.failed
 
 
 class DeliveryWorker:
@@ -87,104 +108,112 @@ class DeliveryWorker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch = batch
+        # This worker's name on the rows it claims; random, so it says nothing.
+        self.owner = secrets.token_hex(8)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._busy = 0
+        # Claimed rows whose outcome is not yet in the database, and until
+        # when (clock time) their lease is known to be ours.
+        self._held: dict[int, float] = {}
+        self._queues: dict[str, deque[OutboxRow]] = {}
+        self._chat_tasks: dict[str, asyncio.Task[None]] = {}
+        self._sending: dict[int, asyncio.Task[list[str]]] = {}
         self._outcomes = _Outcomes()
         self._run_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        """New rows may be due: look now rather than at the next poll."""
+        """New rows may be due, or outcomes wait to be written: look now."""
         self._wake.set()
 
     def start(self, poll: float = 1.0) -> None:
         self._run_task = asyncio.create_task(self.run(poll), name=f"delivery-{self.platform}")
 
     async def run(self, poll: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
+        renew_every = self.lease / 4
+        next_renewal = loop.time() + renew_every
         while not self._stopping:
-            await self._flush()
-            free = self.adapter.max_in_flight - self._busy
-            rows = []
-            if free > 0:
-                now = self.clock.now().timestamp()
-                rows = [
-                    OutboxRow.from_row(r)
-                    for r in await self.store.claim(
-                        self.platform, now, min(free, self.batch), self.lease
-                    )
-                ]
-            if rows:
-                self._start(rows)
-                await asyncio.sleep(0)
-                continue
             self._wake.clear()
-            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._wake.wait())}
-            waiters.update(self._tasks)
-            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters - set(self._tasks):
-                waiter.cancel()
+            try:
+                await self._flush()
+                if loop.time() >= next_renewal:
+                    await self._renew()
+                    next_renewal = loop.time() + renew_every
+                claimed = await self._claim()
+            except Exception as exc:  # the database is away: keep what we hold, try again
+                log.warning(
+                    "delivery store unavailable platform=%s error=%s; retrying",
+                    self.platform,
+                    type(exc).__name__,
+                )
+                claimed = False
+            if claimed:
+                continue
+            timeout = max(0.0, min(poll, next_renewal - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    def _start(self, rows: list[OutboxRow]) -> None:
-        by_chat: dict[str, list[OutboxRow]] = defaultdict(list)
-        for row in rows:
-            by_chat[row.chat_id].append(row)
-        for chat_rows in by_chat.values():
-            self._busy += len(chat_rows)
-            task = asyncio.create_task(self._send_chat(chat_rows))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    async def _claim(self) -> bool:
+        free = min(self.adapter.max_in_flight - len(self._held), self.batch)
+        if free <= 0 or self._stopping:
+            return False
+        now = self.clock.now().timestamp()
+        rows = [
+            OutboxRow.from_row(r)
+            for r in await self.store.claim(self.platform, now, free, self.lease, self.owner)
+        ]
+        # A row of ours whose lease ran out (a stalled loop, a clock moved on)
+        # may come back: it is already on its way here.
+        fresh = [row for row in rows if row.id not in self._held]
+        for row in fresh:
+            self._held[row.id] = now + self.lease
+            queue = self._queues.get(row.chat_id)
+            if queue is None:
+                queue = self._queues[row.chat_id] = deque()
+            queue.append(row)
+            if row.chat_id not in self._chat_tasks:
+                task = asyncio.create_task(self._send_chat(row.chat_id, queue))
+                self._chat_tasks[row.chat_id] = task
+        return bool(rows)
 
-    async def _send_chat(self, rows: list[OutboxRow]) -> None:
+    async def _send_chat(self, chat_id: str, queue: deque[OutboxRow]) -> None:
+        """Send one chat's rows one after another, in order."""
         try:
-            for index, row in enumerate(rows):
-                gone = await self._send_one(row)
-                self._busy -= 1
-                if gone:
-                    for rest in rows[index + 1 :]:
-                        self._outcomes.failed.append((rest.id, "chat-gone"))
-                        self._busy -= 1
-                    return
-        except asyncio.CancelledError:
-            # Unsent rows keep their lease and are sent again after a restart.
-            self._busy = max(0, self._busy - len(rows))
-            raise
+            while queue and not self._stopping:
+                row = queue.popleft()
+                deadline = self._held.get(row.id)
+                if deadline is None:
+                    continue  # its lease was lost: another worker has it
+                if deadline <= self.clock.now().timestamp():
+                    self._held.pop(row.id, None)  # past its lease: not ours to send
+                    continue
+                await self._send_one(row, queue)
+                self.wake()
+        finally:
+            del self._chat_tasks[chat_id]
+            if not queue:
+                del self._queues[chat_id]
 
-    async def _send_one(self, row: OutboxRow) -> bool:
-        """Send one row and record its outcome; True if the chat is gone."""
-        out = self._outcomes
+    async def _send_one(self, row: OutboxRow, rest: deque[OutboxRow]) -> None:
+        """Send one row and note its outcome when the send returns."""
         try:
             message = self.compose(row)
         except Unsendable as exc:
-            out.failed.append((row.id, exc.reason))
+            self._outcomes.failed.append((row.id, exc.reason))
             log.info("delivery dropped item=%s reason=%s", row.item_id, exc.reason)
-            return False
-        now = self.clock.now().timestamp()
+            return
+        send = asyncio.create_task(self.adapter.send(row.chat_id, message))
+        self._sending[row.id] = send
         try:
-            ids = await self.adapter.send(row.chat_id, message)
-        except RetryAfter as exc:
-            out.retry.append((row.id, now + exc.seconds, exc.kind))
-        except ChatGone as exc:
-            out.failed.append((row.id, exc.kind))
-            await self.store.stop(self.platform, row.chat_id, error_kind=exc.kind)
-            log.info("chat gone platform=%s item=%s; unsubscribed", self.platform, row.item_id)
-            return True
-        except ChatMoved as exc:
-            await self.store.move_chat(self.platform, row.chat_id, exc.new_chat_id)
-            log.info(
-                "chat moved platform=%s item=%s; requeued at the new id", self.platform, row.item_id
-            )
-            self.wake()
-        except Rejected as exc:
-            out.failed.append((row.id, exc.kind))
-            log.warning(
-                "delivery rejected platform=%s item=%s reason=%s",
-                self.platform,
-                row.item_id,
-                exc.reason[:120],
-            )
+            ids = await send
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the worker is stopping: the row is given back
+            self._held.pop(row.id, None)  # its lease was lost while it waited
+            return
         except SendError as exc:
-            self._retry_later(row, now, exc.kind)
+            await self._failed(row, rest, exc)
         except Exception as exc:  # a bug in an adapter must not lose the row
             log.exception(
                 "delivery crashed platform=%s item=%s error=%s",
@@ -192,12 +221,44 @@ class DeliveryWorker:
                 row.item_id,
                 type(exc).__name__,
             )
-            self._retry_later(row, now, "crash")
+            self._retry_later(row, "crash")
         else:
-            out.sent.append((row.id, ",".join(ids)))
-        return False
+            self._outcomes.sent.append((row.id, ",".join(ids)))
+        finally:
+            self._sending.pop(row.id, None)
 
-    def _retry_later(self, row: OutboxRow, now: float, kind: str) -> None:
+    async def _failed(self, row: OutboxRow, rest: deque[OutboxRow], exc: SendError) -> None:
+        out = self._outcomes
+        now = self.clock.now().timestamp()
+        if isinstance(exc, RetryAfter):
+            out.retry.append((row.id, now + exc.seconds, exc.kind))
+        elif isinstance(exc, ChatGone):
+            out.failed.append((row.id, exc.kind))
+            out.failed += [(later.id, "chat-gone") for later in rest]
+            rest.clear()
+            await self.store.stop(self.platform, row.chat_id, error_kind=exc.kind)
+            log.info("chat gone platform=%s item=%s; unsubscribed", self.platform, row.item_id)
+        elif isinstance(exc, ChatMoved):
+            # The move requeues this row and the chat's later ones at the new id.
+            await self.store.move_chat(self.platform, row.chat_id, exc.new_chat_id)
+            for moved in (row, *rest):
+                self._held.pop(moved.id, None)
+            rest.clear()
+            log.info(
+                "chat moved platform=%s item=%s; requeued at the new id", self.platform, row.item_id
+            )
+        elif isinstance(exc, Rejected):
+            out.failed.append((row.id, exc.kind))
+            log.warning(
+                "delivery rejected platform=%s item=%s reason=%s",
+                self.platform,
+                row.item_id,
+                exc.reason[:120],
+            )
+        else:
+            self._retry_later(row, exc.kind)
+
+    def _retry_later(self, row: OutboxRow, kind: str) -> None:
         attempts = row.attempts + 1
         if attempts >= self.backoff.max_attempts:
             self._outcomes.failed.append((row.id, kind))
@@ -208,34 +269,82 @@ class DeliveryWorker:
                 attempts,
             )
         else:
-            self._outcomes.retry.append((row.id, now + self.backoff.delay(attempts), kind))
+            due = self.clock.now().timestamp() + self.backoff.delay(attempts)
+            self._outcomes.retry.append((row.id, due, kind))
 
     async def _flush(self) -> None:
+        """Write the outcomes noted so far; on failure keep them for the next try."""
         if not len(self._outcomes):
             return
         out, self._outcomes = self._outcomes, _Outcomes()
-        now = self.clock.now().timestamp()
-        await self.store.mark_sent(out.sent, now)
-        await self.store.mark_retry(out.retry)
-        await self.store.mark_failed(out.failed, now)
+        try:
+            await self.store.record(
+                sent=out.sent,
+                retry=out.retry,
+                failed=out.failed,
+                now=self.clock.now().timestamp(),
+                owner=self.owner,
+            )
+        except BaseException:
+            out.absorb(self._outcomes)
+            self._outcomes = out
+            raise
+        for row_id in out.row_ids():
+            self._held.pop(row_id, None)
+
+    async def _renew(self) -> None:
+        """Extend the leases of rows still waiting; drop the ones that were lost."""
+        done = set(self._outcomes.row_ids())
+        waiting = [row_id for row_id in self._held if row_id not in done]
+        if not waiting:
+            return
+        until = self.clock.now().timestamp() + self.lease
+        kept = await self.store.renew(self.owner, waiting, until)
+        for row_id in waiting:
+            if row_id in kept:
+                self._held[row_id] = until
+                continue
+            self._held.pop(row_id, None)
+            send = self._sending.get(row_id)
+            if send is not None:
+                send.cancel()
+        if len(kept) < len(waiting):
+            log.warning(
+                "delivery leases lost platform=%s rows=%d", self.platform, len(waiting) - len(kept)
+            )
 
     async def idle(self) -> bool:
-        """Nothing in flight and nothing due now."""
-        if self._busy or len(self._outcomes):
+        """Nothing held here, nothing due now and nothing in flight anywhere."""
+        if self._held or len(self._outcomes):
             return False
-        due = await self.store.next_due(self.platform)
-        return due is None or due > self.clock.now().timestamp()
+        return not await self.store.has_work(self.platform, self.clock.now().timestamp())
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming; let in-flight sends finish for up to `grace` seconds; record outcomes."""
+        """Stop claiming; let in-flight sends finish for up to `grace` seconds;
+        write every outcome; give back the rows that were not sent."""
         self._stopping = True
         self.wake()
         if self._run_task is not None:
             await self._run_task
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+        tasks = set(self._chat_tasks.values())
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
-        await self._flush()
+        try:
+            await self._flush()
+            returned = await self.store.give_back(self.owner, list(self._held))
+        except Exception as exc:
+            log.warning(
+                "delivery stop could not record platform=%s rows=%d error=%s",
+                self.platform,
+                len(self._held),
+                type(exc).__name__,
+            )
+            return
+        if returned:
+            log.info("delivery gave back platform=%s rows=%d", self.platform, returned)
+        self._held.clear()
+        self._queues.clear()

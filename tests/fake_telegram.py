@@ -4,7 +4,8 @@ It speaks the real wire format (`/bot<token>/<method>`, JSON / form / multipart
 bodies, `{"ok": …}` answers) for the methods strikewire uses, enforces the real
 flood limits with HTTP 429 + `parameters.retry_after`, answers the real error
 texts for chats a test marks as blocked, deactivated, not found, kicked,
-migrated, too long or bad HTML, adds a configurable latency, and records every
+migrated, too long or bad HTML, adds a configurable latency with jitter and
+random 502s (seeded), and records every
 message it accepted. Tests inject incoming messages; a webhook, when set, gets
 them POSTed like Telegram does. The `/_fake/*` routes let the benchmark drive
 a server running in another process (`python -m tests.fake_telegram`).
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,9 +54,17 @@ class FakeTelegram:
         private_per_second: float = 1,
         group_per_minute: float = 20,
         latency: float = 0.0,
+        jitter: float = 0.0,
+        error_rate: float = 0.0,
+        seed: int = 0,
         port: int = 0,
     ) -> None:
         self.token, self.bot_username, self.latency, self.port = token, bot_username, latency, port
+        # Every answer takes `latency` plus up to `jitter` seconds; a send or
+        # edit answers 502 (not delivered) with probability `error_rate`.
+        self.jitter, self.error_rate = jitter, error_rate
+        self._random = random.Random(seed)
+        self.errors_injected = 0
         self.bot_id = int(token.split(":")[0])
         self.per_second, self.paid_per_second = per_second, paid_per_second
         self.private_per_second, self.group_per_minute = private_per_second, group_per_minute
@@ -254,8 +264,9 @@ class FakeTelegram:
             if exc.parameters:
                 body["parameters"] = exc.parameters
             status = exc.code
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        delay = self.latency + (self._random.uniform(0, self.jitter) if self.jitter else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         return web.Response(
             status=status, body=json.dumps(body).encode(), content_type="application/json"
         )
@@ -360,6 +371,9 @@ class FakeTelegram:
     def _check_chat(self, chat: FakeChat) -> None:
         if self.fail_next > 0:
             self.fail_next -= 1
+            raise ApiError(502, "Bad Gateway")
+        if self.error_rate and self._random.random() < self.error_rate:
+            self.errors_injected += 1
             raise ApiError(502, "Bad Gateway")
         if chat.id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
@@ -573,6 +587,7 @@ class FakeTelegram:
                 "accepted": len(self.sent),
                 "counts": counts,
                 "too_many_requests": self.too_many_requests,
+                "errors_injected": self.errors_injected,
                 "reply_latency": latencies,
             }
         )
@@ -583,6 +598,9 @@ async def _serve(args: argparse.Namespace) -> None:
         per_second=args.per_second,
         paid_per_second=args.paid_per_second,
         latency=args.latency,
+        jitter=args.jitter,
+        error_rate=args.error_rate,
+        seed=args.seed,
         port=args.port,
     )
     await server.start()
@@ -599,6 +617,9 @@ def main() -> None:
     parser.add_argument("--per-second", type=float, default=30)
     parser.add_argument("--paid-per-second", type=float, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--jitter", type=float, default=0.0, help="up to this much more latency")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="share of sends that 502")
+    parser.add_argument("--seed", type=int, default=0)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(parser.parse_args()))
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.adapters.base import (
     ChatGoneHandler,
@@ -12,7 +14,9 @@ from bot.adapters.base import (
     CommandHandler,
     Incoming,
     Outgoing,
+    RetryAfter,
     SendError,
+    Transient,
 )
 from bot.render import to_plain
 
@@ -21,28 +25,80 @@ def plain(markdown: str) -> str:
     return "\n".join(to_plain(markdown))
 
 
-class RecordingAdapter:
-    """Records every send; `fail` decides per (chat, attempt) whether a send raises."""
+@dataclass
+class Timing:
+    """How long a fake send takes, like a platform: a base latency, random
+    jitter on top, and sends at most `per_second` overall (0: unlimited)."""
 
-    def __init__(self, platform: str = "telegram", max_in_flight: int = 16) -> None:
+    latency: float = 0.0
+    jitter: float = 0.0
+    per_second: float = 0.0
+    # Chance that a send answers RetryAfter / Transient instead of going out.
+    retry_after_rate: float = 0.0
+    retry_after: float = 0.2
+    transient_rate: float = 0.0
+    seed: int = 0
+
+
+class RecordingAdapter:
+    """Records every send; `fail` decides per (chat, attempt) whether a send raises.
+
+    With a `Timing`, each send first waits for a slot (`per_second`), then
+    takes `latency` + up to `jitter` seconds, and may fail at random with a
+    429-like `RetryAfter` or a `Transient` error, all from a seeded generator.
+    A send is recorded when it returns, as a platform would have accepted it.
+    """
+
+    def __init__(
+        self, platform: str = "telegram", max_in_flight: int = 16, timing: Timing | None = None
+    ) -> None:
         self.platform = platform
         self.max_in_flight = max_in_flight
+        self.timing = timing or Timing()
+        self._random = random.Random(self.timing.seed)
+        self._next_slot = 0.0
         self.sent: list[tuple[str, Outgoing]] = []
         self.attempts: dict[str, int] = {}
         self.fail: Callable[[str, int], SendError | None] = lambda chat, attempt: None
         self.on_command: CommandHandler | None = None
         self.changed = asyncio.Event()
+        self.started = False
 
     async def start(self, on_command: CommandHandler, on_chat_gone: ChatGoneHandler) -> None:
         self.on_command = on_command
+        self.started = True
+
+    async def stop_receiving(self) -> None:
+        self.on_command = None
 
     async def stop(self) -> None:
         self.on_command = None
+        self.started = False
+
+    async def _take_time(self) -> None:
+        timing = self.timing
+        wait = 0.0
+        if timing.per_second:
+            now = asyncio.get_running_loop().time()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1 / timing.per_second
+            wait = slot - now
+        wait += timing.latency + self._random.uniform(0, timing.jitter)
+        if wait:
+            await asyncio.sleep(wait)
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+        assert self.started, "send before start"
         attempt = self.attempts.get(chat_id, 0) + 1
         self.attempts[chat_id] = attempt
+        await self._take_time()
         error = self.fail(chat_id, attempt)
+        if error is None:
+            draw = self._random.random()
+            if draw < self.timing.retry_after_rate:
+                error = RetryAfter(self.timing.retry_after)
+            elif draw < self.timing.retry_after_rate + self.timing.transient_rate:
+                error = Transient("502 Bad Gateway")
         if error is not None:
             raise error
         self.sent.append((chat_id, message))

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -139,59 +138,9 @@ async def test_errors_are_classified(tmp_path: Path) -> None:
         await app.stop()
 
 
-SUBPROCESS_BOT = textwrap.dedent("""
-    import asyncio, os, sys
-    from pathlib import Path
-    from bot.app import App
-    from bot.config import Config, DatabaseConfig
-
-    TMP, URL, LOG, CRASH_AFTER = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
-
-    class FileAdapter:
-        \"\"\"Appends each chat it sends to to LOG; with CRASH_AFTER, dies after that many.\"\"\"
-        platform = "telegram"
-        max_in_flight = 8
-
-        def __init__(self):
-            self.count = 0
-
-        async def start(self, on_command, on_chat_gone):
-            pass
-
-        async def stop(self):
-            pass
-
-        async def send(self, chat_id, message):
-            await asyncio.sleep(0.002)
-            with LOG.open("a") as f:
-                f.write(chat_id + "\\n")
-                f.flush()
-                os.fsync(f.fileno())
-            self.count += 1
-            if self.count == CRASH_AFTER:
-                os.kill(os.getpid(), 9)  # sent, but not yet marked
-            return ["1"]
-
-    async def main():
-        config = Config(updates_dir=TMP / "updates", base_dir=TMP, timezone="UTC",
-                        database=DatabaseConfig(url=URL))
-        app = App(config, adapters=[FileAdapter()], watch=False)
-        await app.start()
-        for _ in range(200):  # until the shared queue is empty, at most 20 s
-            if await app.store.pending() == 0:
-                break
-            await asyncio.sleep(0.1)
-        await app.stop()
-
-    asyncio.run(main())
-""")
-
-
-def bot_process(tmp_path: Path, url: str, log: Path, crash_after: int = 0) -> list[str]:
+def bot_process(tmp_path: Path, url: str, log: Path, *options: str) -> list[str]:
     """The command line of a bot in its own process that logs its sends to `log`."""
-    script = tmp_path / "subprocess_bot.py"  # not bot.py: that would shadow the package
-    script.write_text(SUBPROCESS_BOT)
-    return [sys.executable, str(script), str(tmp_path), url, str(log), str(crash_after)]
+    return [sys.executable, "-m", "tests.bot_process", str(tmp_path), url, str(log), *options]
 
 
 def subprocess_env() -> dict[str, str]:
@@ -205,7 +154,7 @@ async def test_a_crash_between_send_and_mark_loses_nothing(tmp_path: Path) -> No
     log = tmp_path / "sent.log"
     proc = await asyncio.to_thread(
         subprocess.run,
-        bot_process(tmp_path, url, log, crash_after=120),
+        bot_process(tmp_path, url, log, "--crash-after", "120"),
         env=subprocess_env(),
         timeout=60,
         capture_output=True,

@@ -135,8 +135,12 @@ class Adapter(Protocol):
         adapter itself at `Priority.REPLY`. `on_chat_gone` reports a chat the
         bot was removed from (kicked, left) outside of a send."""
 
+    async def stop_receiving(self) -> None:
+        """Stop taking commands (and answer the ones under way); `send` still
+        works, so the delivery worker can finish what is in flight."""
+
     async def stop(self) -> None:
-        """Stop receiving, finish or abandon in-flight sends, disconnect."""
+        """Stop receiving if not done yet, then disconnect."""
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         """Render and send `message` at `Priority.BROADCAST`, split into as

@@ -87,8 +87,12 @@ class ConsoleAdapter:
         self._show(message, header="── update ──")
         return [CHAT_ID]
 
-    async def stop(self) -> None:
+    async def stop_receiving(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
+
+    async def stop(self) -> None:
+        await self.stop_receiving()

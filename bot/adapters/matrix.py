@@ -111,7 +111,10 @@ class MatrixAdapter:
         self._ready.set()
         self._loop_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
 
-    async def stop(self) -> None:
+    async def stop_receiving(self) -> None:
+        """End the sync loop and the answers under way; sends still work."""
+        if self._stopping:
+            return
         self._stopping = True
         self._stopped.set()
         if self._request is not None:
@@ -127,6 +130,9 @@ class MatrixAdapter:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
         await self._client.close()
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:

@@ -161,8 +161,9 @@ class TelegramAdapter:
             mode = "polling"
         log.info("telegram started bot=@%s mode=%s", self.username, mode)
 
-    async def stop(self) -> None:
-        app, self._app = self._app, None
+    async def stop_receiving(self) -> None:
+        """End polling (or the webhook) and the answers under way; sends still work."""
+        app = self._app
         if app is None:
             return
         if app.updater is not None and app.updater.running:
@@ -172,6 +173,12 @@ class TelegramAdapter:
             self._webhook = None
         if app.running:
             await app.stop()  # lets answers being sent finish
+
+    async def stop(self) -> None:
+        await self.stop_receiving()
+        app, self._app = self._app, None
+        if app is None:
+            return
         await self.limiter.close()
         await app.shutdown()
         log.info("telegram stopped")

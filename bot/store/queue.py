@@ -1,27 +1,33 @@
 """The outbox as a work queue: claim due rows, record each send's outcome.
 
-A claimed row is leased: its state is `sending` until `leased_until`. A crash
-leaves leases behind; they expire and the rows are sent again, so a crash
-resends at most what was in flight and loses nothing.
+A claimed row is leased to one worker (`claimed_by`): its state is `sending`
+until `leased_until`, and the worker renews the lease while the row waits for
+its turn. A crash leaves leases behind; they expire and the rows are sent
+again, so a crash resends at most what was in flight and loses nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.schema import adapter_state, outbox
+
+# Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
+_CHUNK = 500
 
 
 class QueueMixin:
     engine: AsyncEngine
     _insert: Any
 
-    async def claim(self, platform: str, now: float, limit: int, lease: float) -> list[Any]:
-        """Lease up to `limit` due rows of one platform, oldest first."""
+    async def claim(
+        self, platform: str, now: float, limit: int, lease: float, owner: str = ""
+    ) -> list[Any]:
+        """Lease up to `limit` due rows of one platform to `owner`, oldest first."""
         due = or_(
             and_(outbox.c.state == "queued", outbox.c.due_at <= now),
             and_(outbox.c.state == "sending", outbox.c.leased_until < now),
@@ -38,13 +44,58 @@ class QueueMixin:
         stmt = (
             update(outbox)
             .where(outbox.c.id.in_(pick.scalar_subquery()))
-            .values(state="sending", leased_until=now + lease)
+            .values(state="sending", leased_until=now + lease, claimed_by=owner)
             .returning(*outbox.c)
         )
         async with self.engine.begin() as conn:
             rows = list((await conn.execute(stmt)).all())
         rows.sort(key=lambda r: (r.due_at, r.id))
         return rows
+
+    async def renew(self, owner: str, row_ids: Collection[int], until: float) -> set[int]:
+        """Extend the leases `owner` still holds; return the ids it still holds.
+
+        A row missing from the answer was taken over (its lease had run out and
+        another worker claimed it) or finished elsewhere: its holder must not
+        send it."""
+        if not row_ids:
+            return set()
+        held: set[int] = set()
+        ids = list(row_ids)
+        async with self.engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                result = await conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_(ids[start : start + _CHUNK]),
+                        outbox.c.state == "sending",
+                        outbox.c.claimed_by == owner,
+                    )
+                    .values(leased_until=until)
+                    .returning(outbox.c.id)
+                )
+                held.update(result.scalars())
+        return held
+
+    async def give_back(self, owner: str, row_ids: Collection[int]) -> int:
+        """Return rows `owner` claimed but did not send to the queue, due at once."""
+        if not row_ids:
+            return 0
+        ids = list(row_ids)
+        count = 0
+        async with self.engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                result = await conn.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_(ids[start : start + _CHUNK]),
+                        outbox.c.state == "sending",
+                        outbox.c.claimed_by == owner,
+                    )
+                    .values(state="queued", leased_until=None, claimed_by=None)
+                )
+                count += max(result.rowcount, 0)
+        return count
 
     async def release_leases(self, platform: str) -> int:
         """Give back every lease of a platform (one process owns it: a restart)."""
@@ -55,45 +106,89 @@ class QueueMixin:
                     outbox.c.platform == platform,
                     outbox.c.state == "sending",
                 )
-                .values(state="queued", leased_until=None)
+                .values(state="queued", leased_until=None, claimed_by=None)
             )
             return max(result.rowcount, 0)
 
-    async def _mark(self, params: list[dict[str, Any]], **values: Any) -> None:
+    async def record(
+        self,
+        *,
+        sent: Sequence[tuple[int, str]] = (),
+        retry: Sequence[tuple[int, float, str]] = (),
+        failed: Sequence[tuple[int, str]] = (),
+        now: float,
+        owner: str | None = None,
+    ) -> None:
+        """Write many sends' outcomes in one transaction.
+
+        A send that happened is recorded whoever holds the row now. A retry or
+        a failure is recorded only while `owner` (if given) still holds the
+        row, so it never requeues a row another worker took over."""
+        # A chat found gone has its rows failed by `stop` already: a failure
+        # needs only the owner, a retry also a row still in flight.
+        owned = [] if owner is None else [outbox.c.claimed_by == owner]
+        in_flight = [*owned, outbox.c.state == "sending"] if owned else []
+        async with self.engine.begin() as conn:
+            if sent:
+                await self._mark(
+                    conn,
+                    [{"row_id": i, "ids": ids[:255]} for i, ids in sent],
+                    [],
+                    state="sent",
+                    done_at=now,
+                    message_ids=bindparam("ids"),
+                )
+            if retry:
+                await self._mark(
+                    conn,
+                    [{"row_id": i, "due": d, "kind": k} for i, d, k in retry],
+                    in_flight,
+                    state="queued",
+                    due_at=bindparam("due"),
+                    last_error=bindparam("kind"),
+                )
+            if failed:
+                await self._mark(
+                    conn,
+                    [{"row_id": i, "kind": k} for i, k in failed],
+                    owned,
+                    state="failed",
+                    done_at=now,
+                    last_error=bindparam("kind"),
+                )
+
+    @staticmethod
+    async def _mark(
+        conn: AsyncConnection, params: list[dict[str, Any]], where: list[Any], **values: Any
+    ) -> None:
         """Record one outcome for many rows: a single executemany UPDATE."""
-        if not params:
-            return
         stmt = (
             update(outbox)
-            .where(outbox.c.id == bindparam("row_id"))
-            .values(leased_until=None, attempts=outbox.c.attempts + 1, **values)
+            .where(outbox.c.id == bindparam("row_id"), *where)
+            .values(leased_until=None, claimed_by=None, attempts=outbox.c.attempts + 1, **values)
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, params)
+        await conn.execute(stmt, params)
 
     async def mark_sent(self, done: Sequence[tuple[int, str]], now: float) -> None:
-        params = [{"row_id": i, "ids": ids[:255]} for i, ids in done]
-        await self._mark(params, state="sent", done_at=now, message_ids=bindparam("ids"))
+        await self.record(sent=done, now=now)
 
     async def mark_retry(self, retries: Sequence[tuple[int, float, str]]) -> None:
-        params = [{"row_id": i, "due": d, "kind": k} for i, d, k in retries]
-        await self._mark(
-            params, state="queued", due_at=bindparam("due"), last_error=bindparam("kind")
-        )
+        await self.record(retry=retries, now=0.0)
 
     async def mark_failed(self, failures: Sequence[tuple[int, str]], now: float) -> None:
-        params = [{"row_id": i, "kind": k} for i, k in failures]
-        await self._mark(params, state="failed", done_at=now, last_error=bindparam("kind"))
+        await self.record(failed=failures, now=now)
 
-    async def next_due(self, platform: str) -> float | None:
-        """When the earliest queued row of a platform becomes due."""
+    async def has_work(self, platform: str, now: float) -> bool:
+        """Whether a row of `platform` is due now or in flight (in any process)."""
+        busy = or_(
+            outbox.c.state == "sending",
+            and_(outbox.c.state == "queued", outbox.c.due_at <= now),
+        )
         async with self.engine.connect() as conn:
             found = await conn.scalar(
-                select(func.min(outbox.c.due_at)).where(
-                    outbox.c.platform == platform, outbox.c.state == "queued"
-                )
+                select(outbox.c.id).where(outbox.c.platform == platform, busy).limit(1)
             )
-            return float(found) if found is not None else None
+            return found is not None
 
     async def pending(self, platforms: Sequence[str] | None = None) -> int:
         """Rows still to be sent (queued or in flight)."""

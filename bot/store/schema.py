@@ -71,6 +71,9 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("due_at", Float, nullable=False),
     Column("leased_until", Float, nullable=True),
+    # Which delivery worker holds the lease: a random token per worker run, so
+    # a worker renews, records and gives back only rows that are still its own.
+    Column("claimed_by", String(32), nullable=True),
     Column("last_error", String(64), nullable=True),  # an error kind, never message text
     Column("message_ids", String(255), nullable=True),
     Column("created_at", Float, nullable=False),
