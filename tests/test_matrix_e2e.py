@@ -216,3 +216,26 @@ async def test_restart_answers_nothing_twice_and_still_sends_encrypted(
     assert "Uralsk" in messages[1].body
     assert "News after the restart" in messages[2].body
     assert messages[2].decrypted
+
+
+async def test_an_update_sent_before_a_clean_restart_is_not_sent_again(
+    bot: Running, people: list[MatrixTestUser]
+) -> None:
+    alice = people[0]
+    room_id = await open_direct_chat(alice, bot)
+    await answers_after(alice, bot, room_id, "/start")
+    bot.drop_update("before-restart.md", "News before the restart")
+    await alice.wait_for_messages(bot.user_id, room_id, 2, within=30)
+    app = bot.app
+    assert app is not None and await app.drain(timeout=10)
+    counts = await app.store.queue_counts()
+    assert counts == {("matrix", "sent"): 1}, counts  # recorded, nothing left in flight
+
+    await bot.stop()
+    await bot.start()
+    await alice.wait_synced()
+    await asyncio.sleep(3)  # room for a wrongly repeated update to show up
+    await alice.wait_synced()
+    bodies = [m.body for m in alice.messages_from(bot.user_id, room_id)]
+    assert sum("News before the restart" in b for b in bodies) == 1, bodies
+    assert all(m.decrypted for m in alice.messages_from(bot.user_id, room_id))
