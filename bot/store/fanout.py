@@ -1,9 +1,9 @@
 """Fan-out: one outbox row per matching chat, once per message key.
 
 Fan-out is one INSERT … SELECT over the subscribers, so enqueuing an item for
-100,000 chats is one statement. The `broadcasts` row for the key is claimed in
-the same transaction: a second enqueue of the key, from this process or
-another, writes nothing.
+a million chats is one statement and no row passes through Python. The
+`broadcasts` row for the key is claimed in the same transaction: a second
+enqueue of the key, from this process or another, writes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, exists, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
@@ -77,25 +77,29 @@ class FanoutMixin:
                 literal(now),
                 literal(now),
             ).where(*wanted)
-            result = await conn.execute(
-                self._insert(outbox)
-                .from_select(
-                    [
-                        "message_key",
-                        "item_id",
-                        "variant",
-                        "platform",
-                        "chat_id",
-                        "language",
-                        "state",
-                        "attempts",
-                        "due_at",
-                        "created_at",
-                    ],
-                    source,
-                )
-                .on_conflict_do_nothing()
+            insert = self._insert(outbox).from_select(
+                [
+                    "message_key",
+                    "item_id",
+                    "variant",
+                    "platform",
+                    "chat_id",
+                    "language",
+                    "state",
+                    "attempts",
+                    "due_at",
+                    "created_at",
+                ],
+                source,
             )
+            # Rows of the key already there are skipped. A broadcast just claimed
+            # usually has none, and the claimed `broadcasts` row keeps every other
+            # writer of its key waiting: then a plain INSERT does, since ON
+            # CONFLICT's speculative insertion costs PostgreSQL a third of a
+            # million-row fan-out.
+            if chats is not None or await self._has_rows(conn, message_key):
+                insert = insert.on_conflict_do_nothing()
+            result = await conn.execute(insert)
             count = max(result.rowcount, 0)
             if chats is None:
                 await conn.execute(
@@ -104,6 +108,13 @@ class FanoutMixin:
                     .values(recipients=count)
                 )
             return count
+
+    @staticmethod
+    async def _has_rows(conn: AsyncConnection, message_key: str) -> bool:
+        found = await conn.scalar(
+            select(outbox.c.id).where(outbox.c.message_key == message_key).limit(1)
+        )
+        return found is not None
 
     async def was_broadcast(self, message_key: str) -> bool:
         async with self.engine.connect() as conn:
