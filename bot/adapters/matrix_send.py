@@ -41,6 +41,7 @@ NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 REPLY_ATTEMPTS = 4
 MAX_REPLY_WAIT_S = 60.0
 _RESUME_ENTRIES = 1000
+_RENDERED_ENTRIES = 16
 
 
 def notice_content(body: str, formatted_body: str) -> dict[str, Any]:
@@ -66,6 +67,10 @@ class MatrixSender:
         self._no_replies = asyncio.Event()
         self._no_replies.set()
         self._resume: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        # One room's key setup at a time; other rooms' go on meanwhile.
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        # A broadcast sends one text to every room: render it once.
+        self._rendered: OrderedDict[str, tuple[dict[str, Any], ...]] = OrderedDict()
         # Rooms joined whose state has not come down a sync yet.
         self.joining: set[str] = set()
 
@@ -116,7 +121,7 @@ class MatrixSender:
                 self._no_replies.set()
 
     async def _send_message(self, room_id: str, message: Outgoing) -> list[str]:
-        contents = [notice_content(p.body, p.formatted_body) for p in to_matrix(message.markdown)]
+        contents = self._contents(message.markdown)
         key = (room_id, _fingerprint(message))
         ids = self._resume.pop(key, [])
         try:
@@ -131,6 +136,18 @@ class MatrixSender:
                     self._resume.popitem(last=False)
             raise
         return ids
+
+    def _contents(self, markdown: str) -> list[dict[str, Any]]:
+        """The `m.notice` contents of a text, rendered once for many rooms."""
+        parts = self._rendered.get(markdown)
+        if parts is None:
+            parts = tuple(notice_content(p.body, p.formatted_body) for p in to_matrix(markdown))
+            self._rendered[markdown] = parts
+            while len(self._rendered) > _RENDERED_ENTRIES:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(markdown)
+        return [dict(content) for content in parts]
 
     async def _send_event(self, room_id: str, content: dict[str, Any]) -> str:
         room = self._client.rooms.get(room_id)
@@ -154,24 +171,42 @@ class MatrixSender:
 
     async def _prepare_encrypted(self, room_id: str) -> None:
         """Make sure every member's device can read what we are about to send
-        (trust on first use: unverified devices get the room key too)."""
+        (trust on first use: unverified devices get the room key too).
+
+        Only what touches the whole Olm account (querying devices, claiming
+        one-time keys) is done one at a time for all rooms; the member list
+        and the room key are per room, so rooms get ready side by side."""
         client = self._client
         assert client.olm is not None
-        async with self.key_lock:
-            try:
+        try:
+            async with self._room_lock(room_id):
                 room = client.rooms.get(room_id)
                 if room is not None and not room.members_synced:
                     members = await client.joined_members(room_id)
                     if isinstance(members, ErrorResponse):
                         raise self._failure(members)
                 if client.should_query_keys:
-                    await client.keys_query()
+                    async with self.key_lock:
+                        if client.should_query_keys:
+                            await client.keys_query()
+                if not client.olm.should_share_group_session(room_id):
+                    return
+                async with self.key_lock:
+                    missing = client.get_missing_sessions(room_id)
+                    if missing:
+                        await client.keys_claim(missing)
                 if client.olm.should_share_group_session(room_id):
                     await client.share_group_session(room_id, ignore_unverified_devices=True)
-            except NETWORK_ERRORS as exc:
-                raise Transient(f"network: {exc or type(exc).__name__}") from None
-            except LocalProtocolError as exc:
-                raise Transient(f"encryption: {exc}") from None
+        except NETWORK_ERRORS as exc:
+            raise Transient(f"network: {exc or type(exc).__name__}") from None
+        except LocalProtocolError as exc:
+            raise Transient(f"encryption: {exc}") from None
+
+    def _room_lock(self, room_id: str) -> asyncio.Lock:
+        lock = self._room_locks.get(room_id)
+        if lock is None:
+            lock = self._room_locks[room_id] = asyncio.Lock()
+        return lock
 
     async def _send_file(self, room_id: str, attachment: Attachment) -> str:
         room = self._client.rooms.get(room_id)
