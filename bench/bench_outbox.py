@@ -30,6 +30,7 @@ import platform
 import resource
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,8 @@ from sqlalchemy import text
 
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Outgoing
 from bot.clock import SystemClock
-from bot.delivery import DeliveryWorker
-from bot.store import Store, open_store
+from bot.delivery import Action, DeliveryWorker, Send
+from bot.store import OutboxRow, Store, open_store
 
 ENQUEUE_TARGET_S = 10.0
 RSS_TARGET_MB = 300.0
@@ -85,6 +86,14 @@ class NoopAdapter:
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         self.sent += 1
         return ["1"]
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        return list(message_ids)
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        pass
 
 
 def _status_kb(field: str) -> int | None:
@@ -167,8 +176,12 @@ async def measure(database: str, url: str, count: int, drain: int, drain_timeout
     )
 
     adapter = NoopAdapter()
-    message = Outgoing("**Strike news**\n\nThe strike goes on.")
-    worker = DeliveryWorker(store, adapter, lambda row: message, SystemClock())
+    action = Send(Outgoing("**Strike news**\n\nThe strike goes on."))
+
+    async def compose(row: OutboxRow) -> Action:
+        return action
+
+    worker = DeliveryWorker(store, adapter, compose, SystemClock())
     target = min(drain, enqueued)
     started = time.perf_counter()
     cpu = time.process_time()

@@ -10,28 +10,29 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
 from bot.catalog import Catalog, Changes
 from bot.clock import Clock, SystemClock
 from bot.commands import Commands
-from bot.compose import item_message
+from bot.composers import ItemComposers, compose
 from bot.config import Config
-from bot.delivery import Backoff, DeliveryWorker, Unsendable
-from bot.dispatcher import Dispatcher
+from bot.delivery import Action, Backoff, Composer, DeliveryWorker
+from bot.dispatcher import Dispatcher, item_key
 from bot.problems import Problem
 from bot.scheduler import PicketScheduler
 from bot.status import status_text
-from bot.store import OutboxRow, PrefixedState, Store, open_store
+from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.watcher import watch_updates
 
 log = logging.getLogger(__name__)
 
-# Renders the text of an outbox row's variant (e.g. a reminder) for an item.
-VariantComposer = Callable[[OutboxRow], Outgoing]
 ReloadHook = Callable[[Changes], Awaitable[None]]
+
+# After a file changed, follow-ups are looked for this often, for this long.
+FOLLOW_UP_EVERY = 2.0
+FOLLOW_UP_FOR = 60.0
 
 
 def build_adapters(config: Config, store: Store) -> list[Adapter]:
@@ -71,14 +72,19 @@ class App:
         self.backoff = backoff
         self.watch = watch
         self.settle = settle
-        self.catalog = Catalog(config.updates_path, config.zone, config.language)
-        self.variants: dict[str, VariantComposer] = {}
+        self.catalog = Catalog(
+            config.updates_path, config.zone, config.language, config.broadcast.max_parts
+        )
+        # One composer per kind of outbox row.
+        self.composers: dict[RowKind, Composer] = {}
         self.reload_hooks: list[ReloadHook] = []
         self.adapters: list[Adapter] = []
         self.workers: dict[str, DeliveryWorker] = {}
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._reported: set[Problem] = set()
+        self._changed_until = 0.0
+        self._poke = asyncio.Event()  # wakes the ticker: stopping, or a file changed
         self._store: Store | None = None
         self._commands: Commands | None = None
         self._dispatcher: Dispatcher | None = None
@@ -118,7 +124,13 @@ class App:
             ],
             self.clock.now().timestamp(),
         )
-        self._dispatcher = Dispatcher(self.store, platforms, self.config.broadcast.max_age)
+        self._dispatcher = Dispatcher(
+            self.store,
+            platforms,
+            self.config.broadcast.max_age,
+            self.config.privacy.keep_delivery_records,
+        )
+        self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
         self._commands = Commands(
             self.catalog,
             self.store,
@@ -150,7 +162,7 @@ class App:
             self.config.reminders.default,
             wake=self.wake_workers,
         )
-        self.scheduler.install(self.variants, self.reload_hooks, self.commands.extra)
+        self.scheduler.install(self.composers, self.reload_hooks, self.commands.extra)
         await self.scheduler.start()
         # An adapter can send once it has started: only then may a worker claim.
         for adapter in self.adapters:
@@ -186,21 +198,15 @@ class App:
         await self.store.stop(platform, chat_id, error_kind="chat-gone")
         log.info("chat gone platform=%s; unsubscribed", platform)
 
-    def compose(self, row: OutboxRow) -> Outgoing:
-        item = self.catalog.items.get(row.item_id)
-        if item is None:
-            raise Unsendable("item-gone")
-        if row.variant:
-            composer = self.variants.get(row.variant.split(":", 1)[0])
-            if composer is None:
-                raise Unsendable("unknown-variant")
-            return composer(row)
-        local = item.in_language(row.language)
-        return Outgoing(item_message(local), protect_content=item.protect_content)
+    async def compose(self, row: OutboxRow) -> Action:
+        return await compose(self.composers, row)
 
     async def tick(self) -> None:
-        """Broadcast what became due; wake the workers if anything was written."""
-        written = await self.dispatcher.broadcast_due(self.catalog, self.clock.now())
+        """Broadcast what became due and follow up what changed since it was
+        sent; wake the workers if anything was written."""
+        now = self.clock.now()
+        written = await self.dispatcher.broadcast_due(self.catalog, now)
+        written += (await self.dispatcher.followups_due(self.catalog, now)).rows
         if written:
             self.wake_workers()
 
@@ -210,21 +216,34 @@ class App:
 
     async def _ticker(self) -> None:
         every = self.config.broadcast.check_every.total_seconds()
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=every)
+            # Soon after a change, look often: a row that was in flight with the
+            # old text when the file changed needs its edit once it is recorded.
+            soon = loop.time() < self._changed_until
+            self._poke.clear()
+            try:
+                await asyncio.wait_for(
+                    self._poke.wait(), timeout=min(every, FOLLOW_UP_EVERY) if soon else every
+                )
+                continue  # stopping, or a change: wait again with the right timeout
+            except TimeoutError:
+                pass
             if self._stop.is_set():
                 return
             try:
                 await self.tick()
-                retention = (self.clock.now() - timedelta(days=30)).timestamp()
-                await self.store.purge_done(retention)
+                keep = self.config.privacy.keep_delivery_records
+                await self.store.purge_done((self.clock.now() - keep).timestamp())
             except Exception:
                 log.exception("periodic check failed")
 
     async def reload(self) -> Changes:
         """Read `updates/` again, broadcast what is new, report what is broken."""
         changes = self.catalog.reload()
+        if changes.changed or changes.withdrawn:
+            self._changed_until = asyncio.get_running_loop().time() + FOLLOW_UP_FOR
+            self._poke.set()
         if changes:
             log.info(
                 "reloaded added=%d changed=%d removed=%d",
@@ -236,7 +255,28 @@ class App:
             await hook(changes)
         await self.tick()
         await self._report_problems()
+        await self._report_too_old(changes)
         return changes
+
+    async def _report_too_old(self, changes: Changes) -> None:
+        """A change to an item whose delivery records are gone reaches nobody: say so."""
+        too_old = []
+        for item_id in (*changes.changed, *changes.withdrawn):
+            key = item_key(item_id)
+            if await self.store.was_broadcast(key) and not await self.store.has_rows(key):
+                too_old.append(item_id)
+        if not too_old:
+            return
+        days = self.config.privacy.keep_delivery_records.days
+        for item_id in too_old:
+            log.warning("correction too old to edit item=%s", item_id)
+        text = (
+            "**Too old to edit:** "
+            + ", ".join(f"`{i}`" for i in too_old)
+            + f". Delivery records are kept {days} days, so the messages already sent "
+            "cannot be corrected or withdrawn; publish a new update instead."
+        )
+        await self._tell_admins(text)
 
     async def _reload_quietly(self) -> None:
         await self.reload()
@@ -253,6 +293,9 @@ class App:
         text = "**Update files that were not published:**\n\n" + "\n".join(
             f"- `{p.format()}`" for p in new
         )
+        await self._tell_admins(text)
+
+    async def _tell_admins(self, text: str) -> None:
         for adapter, chat_id in self._admin_chats():
             try:
                 await adapter.send(chat_id, Outgoing(text))
@@ -290,6 +333,7 @@ class App:
         """Stop receiving, let in-flight sends finish, record every outcome,
         give back what was not sent, then close the store."""
         self._stop.set()
+        self._poke.set()
         await self._each_adapter(lambda adapter: adapter.stop_receiving())
         if self.scheduler is not None:
             await self.scheduler.stop()

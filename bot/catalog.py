@@ -1,8 +1,15 @@
 """The catalog: every valid update in `updates/`, indexed by id and language.
 
 `Catalog.load` reads the whole folder; `Catalog.reload` reads it again and says
-what was added, changed and removed. Files that fail validation are kept as
-problems, never as items, and never stop the others from loading.
+what was added, changed, removed and withdrawn. Files that fail validation are
+kept as problems, never as items, and never stop the others from loading.
+Withdrawn items (`withdrawn:` in their front matter) are kept apart in
+`withdrawn`: nothing that reads `items` (commands, broadcasts, reminders, the
+calendar) sees them, and the delivery side takes back what was sent of them.
+
+Besides each file's own rules, the catalog refuses what would hurt readers: a
+file larger than `MAX_FILE_BYTES`, a link that leads out of `updates/`, and
+an update whose text needs more than `max_parts` Telegram messages.
 """
 
 from __future__ import annotations
@@ -13,19 +20,26 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.compose import item_message
 from bot.items import Item, Kind, Translation
 from bot.loader import Parsed, is_update_file, parse_file
 from bot.problems import Problem
+from bot.render import TELEGRAM_LIMIT, to_telegram
+
+# Far more than any bulletin needs; a larger file is a mistake (a pasted log,
+# a binary) that would reach every reader as thousands of messages.
+MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Changes:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # gone from `items`: deleted files and withdrawn items
+    withdrawn: tuple[str, ...] = ()  # newly withdrawn
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.withdrawn)
 
 
 @dataclass
@@ -33,7 +47,10 @@ class Catalog:
     directory: Path
     zone: ZoneInfo
     default_lang: str = "en"
+    # An update may need at most this many Telegram messages (broadcast.max_parts).
+    max_parts: int = 10
     items: dict[str, Item] = field(default_factory=dict)
+    withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
     def _read(self) -> list[Parsed]:
@@ -42,6 +59,10 @@ class Catalog:
         parsed = []
         for path in sorted(self.directory.rglob("*.md")):
             if not is_update_file(path) or not path.is_file():
+                continue
+            refused = self._refuse(path)
+            if refused is not None:
+                parsed.append(Parsed(path, problems=(Problem(self._shown(path), 0, refused),)))
                 continue
             try:
                 raw = path.read_bytes()
@@ -52,6 +73,42 @@ class Catalog:
                 continue
             parsed.append(parse_file(self._shown(path), raw, self.zone, self.default_lang))
         return parsed
+
+    def _refuse(self, path: Path) -> str | None:
+        """Why a file must not be read at all, or None."""
+        real = path.resolve()
+        if not real.is_relative_to(self.directory.resolve()):
+            return (
+                f"is a link to {real}, outside {self.directory.name}/ "
+                "(copy the file into the folder instead of linking to it)"
+            )
+        size = real.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return (
+                f"is {size / 1024 / 1024:.1f} MB; an update file may be at most "
+                f"{MAX_FILE_BYTES // 1024 // 1024} MB (split it into several updates)"
+            )
+        return None
+
+    def _too_long(self, item: Item) -> Problem | None:
+        """An update whose text, in any of its languages, needs too many messages."""
+        for lang in (item.lang, *item.translations):
+            local = item.in_language(lang)
+            text = item_message(local)
+            # Telegram HTML is rarely twice the Markdown: shorter text cannot
+            # need more parts, and rendering every file at load costs time.
+            if len(text) * 2 <= TELEGRAM_LIMIT * self.max_parts:
+                continue
+            parts = len(to_telegram(text))
+            if parts > self.max_parts:
+                return Problem(
+                    local.path,
+                    0,
+                    f"the text ({len(text):,} characters) needs {parts:,} Telegram messages; "
+                    f"at most {self.max_parts} are allowed (broadcast.max_parts): "
+                    "shorten it or split it into several updates",
+                )
+        return None
 
     def _shown(self, path: Path) -> Path:
         # Paths in messages are as an organiser sees them: updates/x.md.
@@ -112,22 +169,38 @@ class Catalog:
             items[base_id] = replace(
                 base, translations=merged, digest=base.digest + tr.path.name + str(hash(tr))
             )
+        for item_id, item in list(items.items()):
+            too_long = self._too_long(item)
+            if too_long is not None:
+                problems.append(too_long)
+                del items[item_id]
         return items, problems
 
+    def _set(self, found: dict[str, Item]) -> None:
+        self.items = {i: item for i, item in found.items() if item.withdrawn is None}
+        self.withdrawn = {i: item for i, item in found.items() if item.withdrawn is not None}
+
     def load(self) -> Catalog:
-        self.items, self.problems = self._index(self._read())
+        found, self.problems = self._index(self._read())
+        self._set(found)
         return self
 
     def reload(self) -> Changes:
         """Read the folder again; return what changed since the last load."""
-        old = self.items
-        self.items, self.problems = self._index(self._read())
+        old, old_all, old_withdrawn = self.items, self.everything(), self.withdrawn
+        found, self.problems = self._index(self._read())
+        self._set(found)
         added = tuple(sorted(set(self.items) - set(old)))
         removed = tuple(sorted(set(old) - set(self.items)))
         changed = tuple(
-            sorted(i for i in set(old) & set(self.items) if old[i].digest != self.items[i].digest)
+            sorted(i for i in set(old_all) & set(found) if old_all[i].digest != found[i].digest)
         )
-        return Changes(added, changed, removed)
+        withdrawn = tuple(sorted(set(self.withdrawn) - set(old_withdrawn)))
+        return Changes(added, changed, removed, withdrawn)
+
+    def everything(self) -> dict[str, Item]:
+        """Every valid item, withdrawn ones included (the delivery side needs both)."""
+        return {**self.items, **self.withdrawn}
 
     # Queries the commands and the scheduler use.
 
@@ -150,7 +223,7 @@ class Catalog:
 
     def by_file(self, name: str) -> Item | None:
         """The item a file name holds, in that file's language (translations too)."""
-        for item in self.items.values():
+        for item in self.everything().values():
             if item.path.name == name:
                 return item
             for lang, tr in item.translations.items():

@@ -21,12 +21,20 @@ from bot.catalog import Catalog
 from bot.clock import SystemClock
 from bot.compose import item_message
 from bot.config import Config, ConfigError, config_path_from, load_config
+from bot.dispatcher import Dispatcher
+from bot.items import Item
 from bot.loader import parse_file
 from bot.logs import setup_logging
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.status import status_text
 from bot.store import DatabaseError, open_store
+
+
+def _catalog(config: Config, directory: Path | None = None) -> Catalog:
+    return Catalog(
+        directory or config.updates_path, config.zone, config.language, config.broadcast.max_parts
+    )
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -68,7 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
-    catalog = Catalog(config.updates_path, config.zone, config.language).load()
+    catalog = _catalog(config).load()
     for problem in catalog.problems:
         print(problem.format())
     if catalog.problems:
@@ -87,7 +95,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 1
-    catalog = Catalog(path.parent, config.zone, config.language).load()
+    catalog = _catalog(config, path.parent).load()
     problems = [p for p in catalog.problems if p.path.name == path.name]
     item = catalog.by_file(path.name)
     if item is None and not problems:
@@ -121,13 +129,48 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for number, part in enumerate(parts, 1):
         print(f"── {args.platform} part {number}/{len(parts)} ({len(part)} characters) ──")
         print(part)
+    url = config.database_url
+    no_database = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+    effect = (
+        None
+        if no_database
+        else asyncio.run(_followups_preview(config, catalog.everything().get(item.id, item)))
+    )
+    if effect:
+        print(f"── if published now ──\n{effect}")
     return 0
+
+
+async def _followups_preview(config: Config, item: Item) -> str | None:
+    """What publishing this file would do to messages already sent, or None
+    when nothing of it was sent (or there is no database yet)."""
+    try:
+        store = await open_store(config.database_url)
+    except DatabaseError:
+        return None
+    try:
+        sent = sum(n for _, _, n in await store.sent_revisions(item.id))
+        if not sent:
+            return None
+        if item.withdrawn is not None:
+            return f"withdraws it: takes back the messages sent to {sent} chat(s)"
+        dispatcher = Dispatcher(store, [], config.broadcast.max_age)
+        effect = await dispatcher.corrections(item, SystemClock().now(), dry_run=True)
+    finally:
+        await store.close()
+    if not effect.edits:
+        return f"changes nothing that {sent} chat(s) see (no edits)"
+    languages = len(effect.languages)
+    text = f"edits {effect.edits} message(s) in {languages} language(s)"
+    if effect.notices:
+        text += f", sends {effect.notices} notice(s)"
+    return text
 
 
 async def _status(config: Config) -> str:
     store = await open_store(config.database_url)
     try:
-        catalog = Catalog(config.updates_path, config.zone, config.language).load()
+        catalog = _catalog(config).load()
         return await status_text(store, catalog)
     finally:
         await store.close()
@@ -146,7 +189,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_calendar(args: argparse.Namespace) -> int:
     config = _config(args)
-    catalog = Catalog(config.updates_path, config.zone, config.language).load()
+    catalog = _catalog(config).load()
     for problem in catalog.problems:
         print(problem.format(), file=sys.stderr)
     data = calendar_bytes(catalog.items.values(), SystemClock().now())

@@ -7,7 +7,8 @@ escaped; addresses go in code blocks so a tap copies them whole.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import hashlib
+from datetime import date, datetime, timedelta
 
 from bot.items import Address, Item, Kind
 from bot.render import escape_markdown
@@ -66,8 +67,9 @@ def places_list(item: Item, now: datetime | None = None) -> str:
     return "\n".join(lines)
 
 
-def item_message(item: Item) -> str:
-    """An update as it is broadcast."""
+def item_message(item: Item, corrected_on: date | None = None) -> str:
+    """An update as it is broadcast; with a `correction:`, a line saying what
+    was corrected (and when, once the correction has gone out as edits)."""
     parts = [f"**{escape_markdown(item.title)}**", item.body]
     if item.kind is Kind.APPEAL and item.addresses:
         parts += [address_block(a) for a in item.addresses]
@@ -75,7 +77,31 @@ def item_message(item: Item) -> str:
             parts.append(f"_Until {item.expires:%-d %B %Y}_")
     if item.kind is Kind.PICKET and item.places:
         parts.append(places_list(item))
+    if item.correction:
+        when = f" {corrected_on:%-d %b %Y}" if corrected_on else ""
+        parts.append(f"_Corrected{when}: {escape_markdown(item.correction)}_")
     return "\n\n".join(parts)
+
+
+def revision(item: Item) -> str:
+    """What a reader of this (language's) item sees, as a short digest: the
+    same text gives the same revision whatever the file's bytes or YAML."""
+    seen = item_message(item) + ("\0protected" if item.protect_content else "")
+    return hashlib.blake2b(seen.encode(), digest_size=8).hexdigest()
+
+
+def correction_notice(item: Item) -> str:
+    """The short reply under a corrected message (edits are silent)."""
+    return (
+        f"**Corrected:** {escape_markdown(item.correction or '')}\n\n"
+        f"The message above ({escape_markdown(item.title)}) has been corrected."
+    )
+
+
+def withdrawn_text(item: Item) -> str:
+    """What stays where a withdrawn message could not be deleted."""
+    reason = f": {escape_markdown(item.withdrawn)}" if item.withdrawn else "."
+    return f"_Withdrawn by the organisers{reason}_"
 
 
 def one_line(item: Item) -> str:

@@ -66,6 +66,16 @@ class BroadcastConfig(Strict):
     max_age: Duration = timedelta(days=2)
     # How often the dispatcher looks for items whose publish_at has come.
     check_every: Duration = timedelta(seconds=30)
+    # An update whose text needs more Telegram messages than this is refused
+    # by `check` (a pasted log would reach every reader as thousands).
+    max_parts: int = Field(default=10, ge=1, le=100)
+
+
+class PrivacyConfig(Strict):
+    # Who received what (and the message ids that corrections edit) is
+    # forgotten this long after the send; an older update can no longer be
+    # corrected or withdrawn in the chats.
+    keep_delivery_records: Duration = Field(default=timedelta(days=30), ge=timedelta(days=1))
 
 
 class DeliveryConfig(Strict):
@@ -169,6 +179,7 @@ class Config(Strict):
     language: str = "en"
     broadcast: BroadcastConfig = BroadcastConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     reminders: RemindersConfig = RemindersConfig()
     destinations: list[Destination] = Field(default_factory=list)
     # Chats told about update files that could not be published, besides the

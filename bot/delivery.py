@@ -23,7 +23,7 @@ import logging
 import random
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot.adapters.base import (
@@ -40,7 +40,61 @@ from bot.store import OutboxRow, Store
 
 log = logging.getLogger(__name__)
 
-Composer = Callable[[OutboxRow], Outgoing]
+
+@dataclass(frozen=True)
+class Done:
+    """What a performed action leaves: the row's message ids and revision, and
+    for an edit or a deletion what now stands of the row it acted on."""
+
+    message_ids: list[str]
+    revision: str | None = None
+    target: tuple[int, str | None, str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send a new message (an update, a reminder, a notice)."""
+
+    message: Outgoing
+    revision: str | None = None
+
+    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
+        ids = await adapter.send(chat_id, self.message)
+        return Done(ids, self.revision)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Make a sent update's messages show the current text."""
+
+    message: Outgoing
+    message_ids: tuple[str, ...]
+    revision: str
+    target: int
+
+    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
+        ids = await adapter.edit(chat_id, self.message_ids, self.message)
+        joined = ",".join(ids)
+        return Done(ids, self.revision, (self.target, joined, self.revision))
+
+
+@dataclass(frozen=True)
+class TakeBack:
+    """Delete a withdrawn update's messages (or, where refused, say it is withdrawn)."""
+
+    message_ids: tuple[str, ...]
+    reason: str
+    fallback: Outgoing
+    target: int
+
+    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
+        await adapter.take_back(chat_id, self.message_ids, self.reason, self.fallback)
+        return Done([], None, (self.target, None, None))
+
+
+Action = Send | Edit | TakeBack
+# Turns an outbox row into what to do; raises Unsendable when there is nothing.
+Composer = Callable[[OutboxRow], Awaitable[Action]]
 
 
 class Unsendable(Exception):
@@ -70,22 +124,27 @@ class Backoff:
 class _Outcomes:
     """Outcomes noted since the last write."""
 
-    sent: list[tuple[int, str]] = field(default_factory=list)
+    sent: list[tuple[int, str, str | None]] = field(default_factory=list)
     retry: list[tuple[int, float, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
+    targets: list[tuple[int, str | None, str | None]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sent) + len(self.retry) + len(self.failed)
 
     def row_ids(self) -> Iterable[int]:
-        yield from (i for i, _ in self.sent)
+        yield from (i for i, _, _ in self.sent)
         yield from (i for i, _, _ in self.retry)
         yield from (i for i, _ in self.failed)
+
+    def target_ids(self) -> set[int]:
+        return {target for target, _, _ in self.targets}
 
     def absorb(self, later: _Outcomes) -> None:
         self.sent += later.sent
         self.retry += later.retry
         self.failed += later.failed
+        self.targets += later.targets
 
 
 class DeliveryWorker:
@@ -117,7 +176,7 @@ class DeliveryWorker:
         self._held: dict[int, float] = {}
         self._queues: dict[str, deque[OutboxRow]] = {}
         self._chat_tasks: dict[str, asyncio.Task[None]] = {}
-        self._sending: dict[int, asyncio.Task[list[str]]] = {}
+        self._sending: dict[int, asyncio.Task[Done]] = {}
         self._outcomes = _Outcomes()
         self._run_task: asyncio.Task[None] | None = None
 
@@ -187,6 +246,17 @@ class DeliveryWorker:
                 if deadline <= self.clock.now().timestamp():
                     self._held.pop(row.id, None)  # past its lease: not ours to send
                     continue
+                if row.target_id is not None and row.target_id in self._outcomes.target_ids():
+                    # An edit composes from the target's message ids: the
+                    # previous edit of this message must be written first.
+                    try:
+                        await self._flush()
+                    except Exception as exc:
+                        log.warning(
+                            "delivery store unavailable platform=%s error=%s",
+                            self.platform,
+                            type(exc).__name__,
+                        )
                 await self._send_one(row, queue)
                 self.wake()
         finally:
@@ -195,17 +265,19 @@ class DeliveryWorker:
                 del self._queues[chat_id]
 
     async def _send_one(self, row: OutboxRow, rest: deque[OutboxRow]) -> None:
-        """Send one row and note its outcome when the send returns."""
+        """Perform one row's action and note its outcome when it returns."""
         try:
-            message = self.compose(row)
+            action = await self.compose(row)
         except Unsendable as exc:
             self._outcomes.failed.append((row.id, exc.reason))
-            log.info("delivery dropped item=%s reason=%s", row.item_id, exc.reason)
+            log.info(
+                "delivery dropped kind=%s item=%s reason=%s", row.kind, row.item_id, exc.reason
+            )
             return
-        send = asyncio.create_task(self.adapter.send(row.chat_id, message))
+        send = asyncio.create_task(action.perform(self.adapter, row.chat_id))
         self._sending[row.id] = send
         try:
-            ids = await send
+            done = await send
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -223,7 +295,9 @@ class DeliveryWorker:
             )
             self._retry_later(row, "crash")
         else:
-            self._outcomes.sent.append((row.id, ",".join(ids)))
+            self._outcomes.sent.append((row.id, ",".join(done.message_ids), done.revision))
+            if done.target is not None:
+                self._outcomes.targets.append(done.target)
         finally:
             self._sending.pop(row.id, None)
 
@@ -282,6 +356,7 @@ class DeliveryWorker:
                 sent=out.sent,
                 retry=out.retry,
                 failed=out.failed,
+                targets=out.targets,
                 now=self.clock.now().timestamp(),
                 owner=self.owner,
             )

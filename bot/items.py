@@ -70,6 +70,17 @@ def _durations(value: Any) -> list[timedelta]:
     return [v if isinstance(v, timedelta) else parse_duration(str(v)) for v in value]
 
 
+def _withdrawn(value: Any) -> str | None:
+    """`withdrawn: true` (no reason), `withdrawn: "reason"`, or false/absent."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return ""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    raise ValueError(f"{value!r} must be true, false or a reason in quotes")
+
+
 def _date(value: Any) -> dt.date:
     if isinstance(value, datetime):
         return value.date()
@@ -98,6 +109,7 @@ ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 Durations = Annotated[list[timedelta], BeforeValidator(_durations)]
 Day = Annotated[dt.date, BeforeValidator(_date)]
 Moment = Annotated[datetime, BeforeValidator(_datetime)]
+Withdrawn = Annotated[str | None, BeforeValidator(_withdrawn)]
 
 
 class _Strict(BaseModel):
@@ -141,6 +153,10 @@ class FrontMatter(_Strict):
     starts: Moment | None = None
     places: list[Place] | None = None
     remind: Durations | None = None
+    # Shown under an edited message: what was wrong and is corrected.
+    correction: str | None = Field(default=None, min_length=1, max_length=500)
+    # Taken back from every chat: None, "" (no reason given) or the reason.
+    withdrawn: Withdrawn = None
 
 
 class TranslationFrontMatter(_Strict):
@@ -149,6 +165,7 @@ class TranslationFrontMatter(_Strict):
     title: str = Field(min_length=1)
     addresses: list[Address] | None = None
     places: list[Place] | None = None
+    correction: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 @dataclass(frozen=True)
@@ -159,6 +176,7 @@ class Translation:
     body: str
     addresses: tuple[Address, ...] | None
     places: tuple[Place, ...] | None
+    correction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +198,8 @@ class Item:
     starts: datetime | None = None
     places: tuple[Place, ...] = ()
     remind: tuple[timedelta, ...] | None = None
+    correction: str | None = None
+    withdrawn: str | None = None
     translations: dict[str, Translation] = field(default_factory=dict, compare=False)
     # A digest of the files' bytes: a changed file is a changed item.
     digest: str = ""
@@ -212,6 +232,8 @@ class Item:
             starts=self.starts,
             places=tr.places if tr.places is not None else self.places,
             remind=self.remind,
+            correction=tr.correction if tr.correction is not None else self.correction,
+            withdrawn=self.withdrawn,
             digest=self.digest,
         )
 

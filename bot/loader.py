@@ -206,6 +206,7 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
             body=body,
             addresses=tuple(fm.addresses) if fm.addresses is not None else None,
             places=tuple(fm.places) if fm.places is not None else None,
+            correction=fm.correction,
         )
         return Parsed(path, translation=tr, translation_of=name.stem)
     problems += [Problem(path, line, msg) for line, msg in _kind_rules(fm, lines)]
@@ -237,6 +238,8 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
         starts=_aware(fm.starts, zone),
         places=tuple(fm.places or ()),
         remind=tuple(fm.remind) if fm.remind is not None else None,
+        correction=fm.correction,
+        withdrawn=fm.withdrawn,
         digest=digest,
     )
     return Parsed(path, item=item)

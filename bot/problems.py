@@ -46,6 +46,11 @@ def _describe(error: Any) -> str:
     if kind in ("literal_error", "enum"):
         expected = error.get("ctx", {}).get("expected", "")
         return f"{error.get('input')!r} is not allowed (use {expected})"
+    if kind == "string_too_short":
+        return "is empty (write it in quotes, or remove the key)"
+    if kind == "string_too_long":
+        limit = error.get("ctx", {}).get("max_length")
+        return f"is too long (at most {limit} characters)"
     if message.startswith("Value error, "):
         return message[len("Value error, ") :]
     if message.startswith("Input should be"):

@@ -24,16 +24,15 @@ from bot.adapters.base import Incoming, Outgoing
 from bot.calendar_ics import calendar_message
 from bot.catalog import Catalog, Changes
 from bot.clock import Clock
-from bot.delivery import Unsendable
+from bot.delivery import Action, Composer, Send, Unsendable
 from bot.dispatcher import Dispatcher
 from bot.items import Item, Kind
-from bot.store import OutboxRow, Store
+from bot.store import OutboxRow, RowKind, Store
 
 log = logging.getLogger(__name__)
 
 SEEN_PREFIX = "reminders:seen:"
 
-Composer = Callable[[OutboxRow], Outgoing]
 ReloadHook = Callable[[Changes], Awaitable[None]]
 Extra = Callable[[Incoming, tuple[str, ...]], Awaitable[list[Outgoing]]]
 
@@ -65,13 +64,13 @@ class PicketScheduler:
 
     def install(
         self,
-        variants: MutableMapping[str, Composer],
+        composers: MutableMapping[RowKind, Composer],
         reload_hooks: MutableSequence[ReloadHook],
         extra: MutableMapping[str, Extra],
     ) -> None:
         """Register the reminder texts, the reload hook and /calendar with the App."""
-        variants[reminders.REMINDER] = self.compose_reminder
-        variants[reminders.CHANGED] = self.compose_changed
+        composers[RowKind.REMINDER] = self.compose_reminder
+        composers[RowKind.MOVED] = self.compose_changed
         reload_hooks.append(self.on_reload)
         extra["calendar"] = self.cmd_calendar
 
@@ -147,7 +146,9 @@ class PicketScheduler:
             written = 0
             for due in reminders.due(planned, now, sent, self._seen):
                 item = upcoming[due.reminder.picket_id]
-                count = await self.dispatcher.enqueue(item, due.reminder.key, due.variant, now)
+                count = await self.dispatcher.enqueue(
+                    item, due.reminder.key, RowKind.REMINDER, due.variant, now
+                )
                 if count is None:
                     continue
                 log.info(
@@ -173,7 +174,9 @@ class PicketScheduler:
             if not chats:
                 continue
             key = reminders.changed_key(item.id, item.starts)
-            count = await self.dispatcher.enqueue(item, key, reminders.CHANGED, now, chats=chats)
+            count = await self.dispatcher.enqueue(
+                item, key, RowKind.MOVED, reminders.CHANGED, now, chats=chats
+            )
             if count:
                 log.info("picket moved picket=%s notified=%d", item.id, count)
                 self.wake()
@@ -182,21 +185,23 @@ class PicketScheduler:
         item = self.catalog.items.get(row.item_id)
         now = self.clock.now()
         if item is None:
-            raise Unsendable("item-gone")
+            withdrawn = row.item_id in self.catalog.withdrawn
+            raise Unsendable("withdrawn" if withdrawn else "item-gone")
         if not reminders.is_current(item, row.message_key, now):
             # Moved or already begun: a newer reminder or notice covers it.
             raise Unsendable("stale-reminder")
         return item.in_language(row.language), now
 
-    def compose_reminder(self, row: OutboxRow) -> Outgoing:
+    async def compose_reminder(self, row: OutboxRow) -> Action:
         item, now = self._current(row)
         late = row.variant.endswith(":late")
         text = reminders.reminder_text(item, now, late=late)
-        return Outgoing(text, protect_content=item.protect_content)
+        return Send(Outgoing(text, protect_content=item.protect_content))
 
-    def compose_changed(self, row: OutboxRow) -> Outgoing:
+    async def compose_changed(self, row: OutboxRow) -> Action:
         item, now = self._current(row)
-        return Outgoing(reminders.changed_text(item, now), protect_content=item.protect_content)
+        text = reminders.changed_text(item, now)
+        return Send(Outgoing(text, protect_content=item.protect_content))
 
     async def cmd_calendar(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
         """/calendar: the pickets as an .ics document."""

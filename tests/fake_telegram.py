@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import math
 import random
@@ -76,10 +77,14 @@ class FakeTelegram:
         self.too_long: set[int] = set()
         self.bad_html: set[int] = set()
         self.migrated: dict[int, int] = {}
+        # (chat, message id) pairs Telegram refuses to delete (sent > 48 h ago).
+        self.undeletable: set[tuple[int, int]] = set()
         # The next this-many send/edit requests answer 502 Bad Gateway.
         self.fail_next = 0
         # What happened.
-        self.sent: list[SentMessage] = []
+        self.sent: list[SentMessage] = []  # what the chats show now
+        self.edits: list[SentMessage] = []  # every accepted edit, as it was made
+        self.deleted: list[tuple[int, int]] = []  # (chat, message id), in order
         self.calls: list[tuple[str, JSON]] = []
         self.too_many_requests = 0
         self.commands: dict[str, list[JSON]] = {}  # scope (JSON text) -> commands
@@ -439,6 +444,7 @@ class FakeTelegram:
         text: str,
         document: tuple[str, bytes] | None = None,
     ) -> int:
+        reply_to = self._reply_to(chat, params)
         message_id = self._next_message_id(chat.id)
         self.sent.append(
             SentMessage(
@@ -451,9 +457,28 @@ class FakeTelegram:
                 flag(params.get("allow_paid_broadcast")),
                 time.monotonic(),
                 document,
+                reply_to,
             )
         )
         return message_id
+
+    def _reply_to(self, chat: FakeChat, params: JSON) -> int | None:
+        reply = params.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        if not isinstance(reply, dict):
+            return None
+        target = int(reply["message_id"])
+        if self._find(chat.id, target) is None and not reply.get("allow_sending_without_reply"):
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return target
+
+    def _find(self, chat_id: int, message_id: int) -> int | None:
+        """Where a message the chat shows stands in `sent`."""
+        for index, message in enumerate(self.sent):
+            if message.chat_id == chat_id and message.message_id == message_id:
+                return index
+        return None
 
     def _message_json(self, chat: FakeChat, message_id: int, plain: str) -> JSON:
         return {
@@ -505,31 +530,37 @@ class FakeTelegram:
         message_id = int(params["message_id"])
         text = str(params.get("text") or "")
         plain = self._check_text(chat, text, params.get("parse_mode"), 4096)
-        for index, old in enumerate(self.sent):
-            if old.chat_id == chat.id and old.message_id == message_id:
-                self.sent[index] = SentMessage(
-                    old.method,
-                    chat.id,
-                    message_id,
-                    text,
-                    params.get("parse_mode"),
-                    old.protect_content,
-                    old.allow_paid_broadcast,
-                    old.at,
-                    old.document,
-                )
-                return self._message_json(chat, message_id, plain)
-        raise ApiError(400, "Bad Request: message to edit not found")
+        index = self._find(chat.id, message_id)
+        if index is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        old = self.sent[index]
+        if old.text == text and old.parse_mode == params.get("parse_mode"):
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        # Edits count against the same flood limits as sends.
+        self._check_flood(chat, paid=False)
+        edited = dataclasses.replace(
+            old, text=text, parse_mode=params.get("parse_mode"), at=time.monotonic()
+        )
+        self.sent[index] = edited
+        self.edits.append(edited)
+        return self._message_json(chat, message_id, plain)
 
     async def _delete_message(self, params: JSON) -> bool:
         chat = self._chat(params.get("chat_id"))
         message_id = int(params["message_id"])
-        before = len(self.sent)
-        self.sent = [
-            m for m in self.sent if not (m.chat_id == chat.id and m.message_id == message_id)
-        ]
-        if len(self.sent) == before:
+        index = self._find(chat.id, message_id)
+        if index is None:
             raise ApiError(400, "Bad Request: message to delete not found")
+        if (chat.id, message_id) in self.undeletable:
+            raise ApiError(400, "Bad Request: message can't be deleted for everyone")
+        self._check_flood(chat, paid=False)
+        del self.sent[index]
+        self.deleted.append((chat.id, message_id))
         return True
 
     def _member_json(self, chat: FakeChat, user_id: int) -> JSON:

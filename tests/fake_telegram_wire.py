@@ -132,6 +132,7 @@ class SentMessage:
     allow_paid_broadcast: bool
     at: float  # time.monotonic() when accepted
     document: tuple[str, bytes] | None = None
+    reply_to: int | None = None  # the message it answers (reply_parameters)
 
 
 class Window:

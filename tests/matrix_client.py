@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from nio import (
     AsyncClientConfig,
     JoinResponse,
     MegolmEvent,
+    RedactionEvent,
     RoomCreateResponse,
     RoomMessageNotice,
     RoomMessageText,
@@ -59,6 +60,22 @@ class Received:
     formatted_body: str | None
     msgtype: str
     decrypted: bool
+    content: dict[str, Any] = field(default_factory=dict)  # as decrypted
+
+    @property
+    def replaces(self) -> str | None:
+        """The event this one edits (an `m.replace`), if it is an edit."""
+        relation = self.content.get("m.relates_to") or {}
+        return relation.get("event_id") if relation.get("rel_type") == "m.replace" else None
+
+    @property
+    def new_body(self) -> str | None:
+        return (self.content.get("m.new_content") or {}).get("body")
+
+    @property
+    def in_reply_to(self) -> str | None:
+        relation = self.content.get("m.relates_to") or {}
+        return (relation.get("m.in_reply_to") or {}).get("event_id")
 
 
 class MatrixTestUser:
@@ -78,6 +95,8 @@ class MatrixTestUser:
         self.client.restore_login(account.user_id, account.device_id, account.access_token)
         self.received: list[Received] = []
         self.undecryptable: list[MegolmEvent] = []
+        # (room, event redacted, reason) for every redaction seen.
+        self.redactions: list[tuple[str, str, str | None]] = []
         self._task: asyncio.Task[None] | None = None
         self._synced = asyncio.Event()
 
@@ -129,6 +148,8 @@ class MatrixTestUser:
         if isinstance(event, MegolmEvent):
             event.room_id = room_id
             self.undecryptable.append(event)
+        elif isinstance(event, RedactionEvent):
+            self.redactions.append((room_id, event.redacts, event.reason))
         elif isinstance(event, (RoomMessageText, RoomMessageNotice)):
             source = event.source.get("content", {})
             self.received.append(
@@ -140,6 +161,7 @@ class MatrixTestUser:
                     source.get("formatted_body"),
                     str(source.get("msgtype")),
                     bool(event.decrypted),
+                    dict(source),
                 )
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.adapters.base import (
@@ -58,6 +58,9 @@ class RecordingAdapter:
         self._random = random.Random(self.timing.seed)
         self._next_slot = 0.0
         self.sent: list[tuple[str, Outgoing]] = []
+        # (chat, ids edited, new text) and (chat, ids taken back), in order.
+        self.edits: list[tuple[str, tuple[str, ...], Outgoing]] = []
+        self.taken_back: list[tuple[str, tuple[str, ...]]] = []
         self.attempts: dict[str, int] = {}
         self.fail: Callable[[str, int], SendError | None] = lambda chat, attempt: None
         self.on_command: CommandHandler | None = None
@@ -104,6 +107,21 @@ class RecordingAdapter:
         self.sent.append((chat_id, message))
         self.changed.set()
         return [f"m{len(self.sent)}"]
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        assert self.started, "edit before start"
+        await self._take_time()
+        self.edits.append((chat_id, tuple(message_ids), message))
+        self.changed.set()
+        return list(message_ids)
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        assert self.started, "take_back before start"
+        await self._take_time()
+        self.taken_back.append((chat_id, tuple(message_ids)))
+        self.changed.set()
 
     async def say(
         self,

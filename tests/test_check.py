@@ -43,6 +43,8 @@ EXPECTED = {
     "updates/empty-body.md:6: the body is empty",
     "updates/appeal-without-address.md:2: addresses: an appeal needs at least one address",
     "updates/latin1.md:6: is not UTF-8 text (save it as UTF-8)",
+    "updates/bad-withdrawn.md:5: withdrawn: 3 must be true, false or a reason in quotes",
+    "updates/empty-correction.md:5: correction: is empty (write it in quotes, or remove the key)",
 }
 
 
@@ -99,4 +101,44 @@ def test_config_example_is_valid(
     monkeypatch.setenv("TELEGRAM_TOKEN", "123:abc")
     monkeypatch.setenv("MATRIX_PASSWORD", "secret")
     code, lines = run_check(capsys, ROOT / "config.example.yaml")
+    assert code == 0, lines
+
+
+def test_what_would_hurt_readers_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A 10 MB file, a link out of updates/ and a text of too many messages."""
+    updates = tmp_path / "updates"
+    shutil.copytree(
+        DATA / "broken", updates, ignore=lambda d, names: [n for n in names if n != "good.md"]
+    )
+    front = "---\nkind: news\ntitle: {title}\ndate: 2026-11-20\n---\n"
+    (updates / "huge.md").write_text(front.format(title="Huge") + "x" * (10 * 1024 * 1024))
+    paragraphs = "\n\n".join(
+        f"Paragraph {n} of the strike committee's statement." for n in range(900)
+    )
+    (updates / "long.md").write_text(front.format(title="Long") + paragraphs)
+    secret = tmp_path / "secret.txt"
+    secret.write_text(front.format(title="Outside") + "Not for the bot.")
+    (updates / "linked.md").symlink_to(secret)
+    (tmp_path / "config.yaml").write_text("updates_dir: updates\n")
+    code, lines = run_check(capsys, tmp_path / "config.yaml")
+    assert code == 1
+    assert (
+        "updates/huge.md: is 10.0 MB; an update file may be at most 1 MB "
+        "(split it into several updates)" in lines
+    )
+    assert (
+        f"updates/linked.md: is a link to {secret}, outside updates/ "
+        "(copy the file into the folder instead of linking to it)" in lines
+    )
+    long_line = next(line for line in lines if line.startswith("updates/long.md:"))
+    assert "Telegram messages; at most 10 are allowed (broadcast.max_parts)" in long_line
+    assert lines[-1] == "3 problem(s); 1 update(s) valid"
+
+    # The limit is the operator's: with room for more parts the long text passes.
+    (updates / "huge.md").unlink()
+    (updates / "linked.md").unlink()
+    (tmp_path / "config.yaml").write_text("updates_dir: updates\nbroadcast: {max_parts: 30}\n")
+    code, lines = run_check(capsys, tmp_path / "config.yaml")
     assert code == 0, lines

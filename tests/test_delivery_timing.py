@@ -19,7 +19,7 @@ import pytest
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Incoming, Outgoing
 from bot.app import App
 from bot.clock import SystemClock
-from bot.delivery import Backoff, DeliveryWorker
+from bot.delivery import Action, Backoff, DeliveryWorker, Send
 from bot.store import OutboxRow, Store, open_store
 from tests.conftest import make_config
 from tests.recording import RecordingAdapter, Timing
@@ -66,8 +66,8 @@ async def test_slow_sends_keep_their_leases_and_two_workers_never_share_a_row(
     for adapter in adapters:
         await adapter.start(_no_commands, _no_gone)
 
-    def compose(row: OutboxRow) -> Outgoing:
-        return Outgoing("Slow news")
+    async def compose(row: OutboxRow) -> Action:
+        return Send(Outgoing("Slow news"))
 
     workers = [DeliveryWorker(store, a, compose, SystemClock(), lease=0.8) for a in adapters]
     for worker in workers:
@@ -85,6 +85,10 @@ async def test_slow_sends_keep_their_leases_and_two_workers_never_share_a_row(
     exactly_once(sent, chats)
     await assert_settled(store, chats)
     await store.close()
+
+
+async def nothing_to_send(row: OutboxRow) -> Action:
+    raise AssertionError("nothing is sent here")
 
 
 async def _no_commands(msg: Incoming) -> list[Outgoing]:
@@ -147,7 +151,7 @@ async def test_idle_waits_for_rows_left_sending(tmp_path: Path) -> None:
     now = time.time()
     await store.enqueue("item:x", "x", "", [], ["telegram"], now)
     assert len(await store.claim("telegram", now, 10, 60, "someone-else")) == 1
-    worker = DeliveryWorker(store, RecordingAdapter(), lambda row: Outgoing(""), SystemClock())
+    worker = DeliveryWorker(store, RecordingAdapter(), nothing_to_send, SystemClock())
     assert not await worker.idle()
     await store.close()
 

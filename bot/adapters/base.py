@@ -10,7 +10,7 @@ subclasses below so the delivery worker can decide what to do.
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,6 +68,8 @@ class Outgoing:
     markdown: str
     protect_content: bool = False
     attachment: Attachment | None = None
+    # Sent as a reply to this message of the same chat (a correction notice).
+    reply_to: str | None = None
 
 
 class SendError(Exception):
@@ -146,6 +148,21 @@ class Adapter(Protocol):
         """Render and send `message` at `Priority.BROADCAST`, split into as
         many parts as the platform needs. Return the platform's message ids.
         Raise a `SendError` subclass on failure; anything else is a bug."""
+        ...
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        """Make the messages `message_ids` (the parts of one sent message) show
+        `message`: edit the parts that exist, send the new parts after them,
+        delete the ones no longer needed. Return the ids that stand now.
+        A part that already shows its text counts as edited."""
+        ...
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        """Delete the messages `message_ids`; one the platform will not delete
+        (Telegram after 48 hours) is edited to `fallback` instead. A message
+        already gone counts as deleted."""
         ...
 
 

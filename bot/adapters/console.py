@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TextIO
 
 from bot.adapters.base import ChatGoneHandler, ChatKind, CommandHandler, Incoming, Outgoing
@@ -84,8 +85,17 @@ class ConsoleAdapter:
         self._print("")
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
-        self._show(message, header="── update ──")
+        self._show(message, header="── update ──" if message.reply_to is None else "── notice ──")
         return [CHAT_ID]
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        self._show(message, header="── corrected ──")
+        return list(message_ids)
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        self._show(fallback, header="── withdrawn ──")
 
     async def stop_receiving(self) -> None:
         if self._task is not None:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +135,26 @@ class MatrixAdapter:
         await self.stop_receiving()
         await self._client.close()
 
-    async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+    async def _wait_ready(self) -> None:
         # Before the first sync every room looks unknown: wait, never call it gone.
         try:
             await asyncio.wait_for(self._ready.wait(), timeout=READY_WAIT_S)
         except TimeoutError:
             raise Transient("not connected to the homeserver yet") from None
+
+    async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+        await self._wait_ready()
         return await self._sender.send(chat_id, message, Priority.BROADCAST)
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        await self._wait_ready()
+        return await self._sender.edit(chat_id, message_ids, message)
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        await self._wait_ready()
+        await self._sender.take_back(chat_id, message_ids, reason)
 
     # The sync loop
 

@@ -7,6 +7,11 @@ delivery worker reschedules them, replies to commands wait and try again a
 bounded number of times, and go before any broadcast waiting with them. A
 message of several parts that fails half-way resumes after the parts already
 sent, so a retry never shows the reader a part twice.
+
+Corrections edit each part with an `m.replace` event (the new text in
+`m.new_content`, a "* " fallback for old clients; encrypted like any message
+in an encrypted room), send the parts that are new and redact the surplus;
+withdrawals redact every part with the reason.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import io
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
-from nio import AsyncClient, ErrorResponse, RoomSendResponse, UploadResponse
+from nio import AsyncClient, ErrorResponse, RoomRedactResponse, RoomSendResponse, UploadResponse
 from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError, SendRetryError
 
 from bot.adapters.base import (
@@ -95,12 +100,16 @@ class MatrixSender:
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
 
+    async def _broadcast_turn(self) -> None:
+        """Broadcast traffic waits for replies and is rescheduled while paused."""
+        await self._no_replies.wait()
+        wait = self.paused_for()
+        if wait > 0:
+            raise RetryAfter(wait, "the homeserver's rate limit is still in force")
+
     async def send(self, room_id: str, message: Outgoing, priority: Priority) -> list[str]:
         if priority is Priority.BROADCAST:
-            await self._no_replies.wait()
-            wait = self.paused_for()
-            if wait > 0:
-                raise RetryAfter(wait, "the homeserver's rate limit is still in force")
+            await self._broadcast_turn()
             return await self._send_message(room_id, message)
         self._replies_waiting += 1
         self._no_replies.clear()
@@ -120,8 +129,43 @@ class MatrixSender:
             if self._replies_waiting == 0:
                 self._no_replies.set()
 
+    async def edit(self, room_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        """Replace one sent message's parts with `message`'s; return the ids standing now."""
+        await self._broadcast_turn()
+        standing: list[str] = []
+        parts = self._contents(message.markdown)
+        for index, content in enumerate(parts):
+            if index < len(message_ids):
+                replace = {
+                    **notice_content("* " + content["body"], "* " + content["formatted_body"]),
+                    "m.new_content": content,
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": message_ids[index]},
+                }
+                await self._send_event(room_id, replace)
+                standing.append(message_ids[index])
+            else:
+                standing.append(await self._send_event(room_id, content))
+        for surplus in message_ids[len(parts) :]:
+            await self._redact(room_id, surplus, "shortened by a correction")
+        return standing
+
+    async def take_back(self, room_id: str, message_ids: Sequence[str], reason: str) -> None:
+        await self._broadcast_turn()
+        for message_id in message_ids:
+            await self._redact(room_id, message_id, reason or "withdrawn by the organisers")
+
+    async def _redact(self, room_id: str, event_id: str, reason: str) -> None:
+        try:
+            reply = await self._client.room_redact(room_id, event_id, reason=reason)
+        except NETWORK_ERRORS as exc:
+            raise Transient(f"network: {exc or type(exc).__name__}") from None
+        if not isinstance(reply, RoomRedactResponse):
+            raise self._failure(reply)
+
     async def _send_message(self, room_id: str, message: Outgoing) -> list[str]:
         contents = self._contents(message.markdown)
+        if message.reply_to is not None and contents:
+            contents[0]["m.relates_to"] = {"m.in_reply_to": {"event_id": message.reply_to}}
         key = (room_id, _fingerprint(message))
         ids = self._resume.pop(key, [])
         try:

@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import logging
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -313,3 +314,11 @@ class TelegramAdapter:
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         return await self.sender.send(chat_id, message, Priority.BROADCAST)
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        return await self.sender.edit(chat_id, message_ids, message)
+
+    async def take_back(
+        self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
+    ) -> None:
+        await self.sender.take_back(chat_id, message_ids, fallback)

@@ -3,7 +3,11 @@
 `TelegramSender.send` turns one `Outgoing` into as many requests as it needs
 (text parts, a document), each in its own `SendLimiter` slot, and turns PTB's
 exceptions into base.py's `SendError`s via telegram_errors.py. A 429 pauses
-the limiter before the error goes anywhere.
+the limiter before the error goes anywhere. `edit` and `take_back` do the
+same for corrections and withdrawals: editMessageText per part (a part that
+already shows its text is fine), new parts sent after, surplus ones deleted;
+deleteMessage, or an edit to the withdrawal note where Telegram refuses to
+delete (after 48 hours). Each request takes a slot like a send.
 
 Text parts go out through `Bot._post("sendMessage", …)`, the request path
 `Bot.send_message` itself ends in (same body, answer handling and exceptions),
@@ -17,13 +21,13 @@ would do the same but warns on every call for a method PTB has.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache, partial
 from typing import Any
 
-from telegram import InputFile
+from telegram import InputFile, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.adapters.base import Outgoing, Priority, RetryAfter, Transient
 from bot.adapters.telegram_errors import classify
@@ -61,9 +65,11 @@ class TelegramSender:
         """Send every part; return the message ids; raise a `SendError`."""
         bot = self._bot()
         ref = chat_ref(chat_id)
-        options: dict[str, Any] = {"protect_content": message.protect_content or None}
-        if self.paid:
-            options["allow_paid_broadcast"] = True
+        options = self._options(message)
+        if message.reply_to is not None:
+            options["reply_parameters"] = ReplyParameters(
+                int(message.reply_to), allow_sending_without_reply=True
+            )
         parts = list(render(message.markdown)) if message.markdown.strip() else []
         caption: str | None = None
         if message.attachment is not None and parts:
@@ -89,6 +95,40 @@ class TelegramSender:
             )
             ids.append(await self._call(chat_id, priority, send_document, finish=bool(ids)))
         return ids
+
+    def _options(self, message: Outgoing) -> dict[str, Any]:
+        options: dict[str, Any] = {"protect_content": message.protect_content or None}
+        if self.paid:
+            options["allow_paid_broadcast"] = True
+        return options
+
+    async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
+        """Make one sent message's parts show `message`; return the ids standing now."""
+        bot = self._bot()
+        ref = chat_ref(chat_id)
+        parts = list(render(message.markdown))
+        standing: list[str] = []
+        for index, part in enumerate(parts):
+            if index < len(message_ids):
+                request = partial(_edit_text, bot, ref, message_ids[index], part)
+            else:
+                params = {"chat_id": ref, "text": part, "parse_mode": ParseMode.HTML.value}
+                request = partial(_send_text, bot, {**params, **self._options(message)})
+            finish = bool(standing)
+            standing.append(await self._call(chat_id, Priority.BROADCAST, request, finish=finish))
+        for surplus in message_ids[len(parts) :]:
+            delete = partial(_delete_or_edit, bot, ref, surplus, None)
+            await self._call(chat_id, Priority.BROADCAST, delete, finish=True)
+        return standing
+
+    async def take_back(self, chat_id: str, message_ids: Sequence[str], fallback: Outgoing) -> None:
+        """Delete the messages; edit one Telegram will not delete to `fallback`."""
+        bot = self._bot()
+        ref = chat_ref(chat_id)
+        note = render(fallback.markdown)[0]
+        for index, message_id in enumerate(message_ids):
+            delete = partial(_delete_or_edit, bot, ref, message_id, note)
+            await self._call(chat_id, Priority.BROADCAST, delete, finish=index > 0)
 
     async def _call(
         self,
@@ -135,3 +175,29 @@ async def _send_text(bot: Any, params: dict[str, Any]) -> str:
 async def _send_document(bot: Any, *args: Any, **kwargs: Any) -> str:
     sent = await bot.send_document(*args, **kwargs)
     return str(sent.message_id)
+
+
+async def _edit_text(bot: Any, ref: int | str, message_id: str, text: str) -> str:
+    try:
+        await bot.edit_message_text(
+            text, chat_id=ref, message_id=int(message_id), parse_mode=ParseMode.HTML
+        )
+    except BadRequest as exc:
+        # The part shows this text already (an edit retried after a crash).
+        if "message is not modified" not in exc.message.lower():
+            raise
+    return message_id
+
+
+async def _delete_or_edit(bot: Any, ref: int | str, message_id: str, note: str | None) -> str:
+    """Delete a message; where Telegram refuses, edit it to `note` (if any)."""
+    try:
+        await bot.delete_message(ref, int(message_id))
+    except BadRequest as exc:
+        text = exc.message.lower()
+        if "can't be deleted" in text and note is not None:
+            return await _edit_text(bot, ref, message_id, note)
+        # Gone already (a person deleted it, or a retry after a crash) is done.
+        if "not found" not in text:
+            raise
+    return message_id

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.store.database import DatabaseError, make_engine, migrate
-from bot.store.store import OutboxRow, Retry, Store, Subscription
+from bot.store.store import OutboxRow, Retry, RowKind, Store, Subscription
 
 __all__ = [
     "DatabaseError",
     "KeyValue",
     "OutboxRow",
     "Retry",
+    "RowKind",
     "Store",
     "Subscription",
     "open_store",

@@ -30,8 +30,10 @@ class FanoutMixin:
         platforms: Sequence[str],
         now: float,
         chats: Sequence[tuple[str, str]] | None = None,
+        *,
+        kind: str = "broadcast",
     ) -> int | None:
-        """Write one row per matching active chat, once per message_key.
+        """Write one row of `kind` per matching active chat, once per message_key.
 
         Returns how many rows were written, or None if `message_key` was
         already fanned out (by this process before, or by another one now).
@@ -69,6 +71,7 @@ class FanoutMixin:
                 literal(message_key),
                 literal(item_id),
                 literal(variant),
+                literal(kind),
                 s.c.platform,
                 s.c.chat_id,
                 s.c.language,
@@ -82,6 +85,7 @@ class FanoutMixin:
                     "message_key",
                     "item_id",
                     "variant",
+                    "kind",
                     "platform",
                     "chat_id",
                     "language",

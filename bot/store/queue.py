@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.schema import adapter_state, outbox
 
+# Rows that ended without a send for a good reason: not errors for /status.
+NOT_ERRORS = ("stopped", "superseded", "unchanged", "withdrawn")
+
 # Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
 _CHUNK = 500
 
@@ -113,17 +116,21 @@ class QueueMixin:
     async def record(
         self,
         *,
-        sent: Sequence[tuple[int, str]] = (),
+        sent: Sequence[tuple[int, str, str | None]] = (),
         retry: Sequence[tuple[int, float, str]] = (),
         failed: Sequence[tuple[int, str]] = (),
+        targets: Sequence[tuple[int, str | None, str | None]] = (),
         now: float,
         owner: str | None = None,
     ) -> None:
         """Write many sends' outcomes in one transaction.
 
-        A send that happened is recorded whoever holds the row now. A retry or
-        a failure is recorded only while `owner` (if given) still holds the
-        row, so it never requeues a row another worker took over."""
+        `sent` is (row, message ids, revision sent or None); `targets` is
+        (row, the message ids standing in the chat now or None, revision or
+        None) for the rows an edit or a deletion acted on. A send that
+        happened is recorded whoever holds the row now. A retry or a failure
+        is recorded only while `owner` (if given) still holds the row, so it
+        never requeues a row another worker took over."""
         # A chat found gone has its rows failed by `stop` already: a failure
         # needs only the owner, a retry also a row still in flight.
         owned = [] if owner is None else [outbox.c.claimed_by == owner]
@@ -132,29 +139,43 @@ class QueueMixin:
             if sent:
                 await self._mark(
                     conn,
-                    [{"row_id": i, "ids": ids[:255]} for i, ids in sent],
+                    [{"row_id": i, "ids": ids[:255], "rev": rev} for i, ids, rev in sent],
                     [],
                     state="sent",
                     done_at=now,
                     message_ids=bindparam("ids"),
+                    revision=func.coalesce(bindparam("rev"), outbox.c.revision),
+                )
+            if targets:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("row_id"))
+                    .values(
+                        message_ids=bindparam("ids"),
+                        revision=func.coalesce(bindparam("rev"), outbox.c.revision),
+                    ),
+                    [
+                        {"row_id": i, "ids": ids[:255] if ids else None, "rev": rev}
+                        for i, ids, rev in targets
+                    ],
                 )
             if retry:
                 await self._mark(
                     conn,
-                    [{"row_id": i, "due": d, "kind": k} for i, d, k in retry],
+                    [{"row_id": i, "due": d, "err": k} for i, d, k in retry],
                     in_flight,
                     state="queued",
                     due_at=bindparam("due"),
-                    last_error=bindparam("kind"),
+                    last_error=bindparam("err"),
                 )
             if failed:
                 await self._mark(
                     conn,
-                    [{"row_id": i, "kind": k} for i, k in failed],
+                    [{"row_id": i, "err": k} for i, k in failed],
                     owned,
                     state="failed",
                     done_at=now,
-                    last_error=bindparam("kind"),
+                    last_error=bindparam("err"),
                 )
 
     @staticmethod
@@ -170,7 +191,7 @@ class QueueMixin:
         await conn.execute(stmt, params)
 
     async def mark_sent(self, done: Sequence[tuple[int, str]], now: float) -> None:
-        await self.record(sent=done, now=now)
+        await self.record(sent=[(i, ids, None) for i, ids in done], now=now)
 
     async def mark_retry(self, retries: Sequence[tuple[int, float, str]]) -> None:
         await self.record(retry=retries, now=0.0)
@@ -214,7 +235,7 @@ class QueueMixin:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(outbox.c.platform, outbox.c.item_id, outbox.c.last_error, outbox.c.done_at)
-                .where(outbox.c.state == "failed", outbox.c.last_error.not_in(("stopped",)))
+                .where(outbox.c.state == "failed", outbox.c.last_error.not_in(NOT_ERRORS))
                 .order_by(outbox.c.done_at.desc())
                 .limit(limit)
             )

@@ -64,6 +64,14 @@ outbox = Table(
     Column("message_key", String(200), nullable=False),
     Column("item_id", String(128), nullable=False),
     Column("variant", String(64), nullable=False, default=""),
+    # What the row does (bot.store.RowKind): broadcast, reminder, moved, edit,
+    # notice or delete; `variant` adds detail within a kind (a late reminder).
+    Column("kind", String(16), nullable=False, default="broadcast", server_default="broadcast"),
+    # Broadcasts: the revision (a digest of the text) the chat has now;
+    # edits and notices: the revision they were written for.
+    Column("revision", String(16), nullable=True),
+    # Edits, notices and deletions: the row whose messages they act on.
+    Column("target_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
     Column("platform", String(16), nullable=False),
     Column("chat_id", String(255), nullable=False),
     Column("language", String(8), nullable=True),
@@ -80,6 +88,8 @@ outbox = Table(
     Column("done_at", Float, nullable=True),
     UniqueConstraint("message_key", "platform", "chat_id", name="uq_outbox_message_chat"),
     Index("ix_outbox_due", "platform", "state", "due_at"),
+    Index("ix_outbox_target", "target_id"),
+    Index("ix_outbox_item", "item_id"),
 )
 
 # Messages already fanned out (items and reminders): the dispatcher's memory.

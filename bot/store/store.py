@@ -5,6 +5,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.fanout import FanoutMixin
+from bot.store.followups import FollowupsMixin
 from bot.store.queue import QueueMixin
 from bot.store.schema import outbox, subscribers, subscriptions
 
@@ -31,6 +33,17 @@ class Subscription:
     source: str
 
 
+class RowKind(enum.StrEnum):
+    """What an outbox row does; each kind has one composer."""
+
+    BROADCAST = "broadcast"  # an update, to a subscriber
+    REMINDER = "reminder"  # a picket is coming
+    MOVED = "moved"  # a picket the chat was reminded of has a new date
+    EDIT = "edit"  # bring a sent update's messages to the current text
+    NOTICE = "notice"  # a short reply under a corrected update
+    DELETE = "delete"  # take back a withdrawn update's messages
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
@@ -41,6 +54,10 @@ class OutboxRow:
     chat_id: str
     language: str | None
     attempts: int
+    kind: RowKind = RowKind.BROADCAST
+    revision: str | None = None
+    target_id: int | None = None
+    message_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
@@ -53,6 +70,10 @@ class OutboxRow:
             row.chat_id,
             row.language,
             row.attempts,
+            RowKind(row.kind),
+            row.revision,
+            row.target_id,
+            tuple(row.message_ids.split(",")) if row.message_ids else (),
         )
 
 
@@ -68,7 +89,7 @@ def _chat(platform: str, chat_id: str) -> tuple[Any, Any]:
     return subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
 
 
-class Store(FanoutMixin, QueueMixin):
+class Store(FanoutMixin, FollowupsMixin, QueueMixin):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert

@@ -1,0 +1,96 @@
+"""What each kind of outbox row does when its turn comes: one composer per kind.
+
+The rows store ids, not text: a composer renders the message from the
+catalog as it is now, in the row's language, so a row sent late carries the
+latest version. Broadcasts and notices send; edits bring a sent update's
+messages to the current text; deletions take a withdrawn update back. A row
+with nothing left to do raises `Unsendable` with the reason recorded.
+Reminders and picket-moved notices are the scheduler's (bot/scheduler.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from bot.adapters.base import Outgoing
+from bot.catalog import Catalog
+from bot.clock import Clock
+from bot.compose import correction_notice, item_message, revision, withdrawn_text
+from bot.delivery import Action, Composer, Edit, Send, TakeBack, Unsendable
+from bot.items import Item
+from bot.store import OutboxRow, RowKind, Store
+
+
+class ItemComposers:
+    """Broadcast, edit, notice and delete rows of the catalog's updates."""
+
+    def __init__(self, catalog: Catalog, store: Store, clock: Clock) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.clock = clock
+
+    def table(self) -> dict[RowKind, Composer]:
+        return {
+            RowKind.BROADCAST: self.broadcast,
+            RowKind.EDIT: self.edit,
+            RowKind.NOTICE: self.notice,
+            RowKind.DELETE: self.delete,
+        }
+
+    def _item(self, row: OutboxRow) -> Item:
+        item = self.catalog.items.get(row.item_id)
+        if item is None:
+            withdrawn = row.item_id in self.catalog.withdrawn
+            raise Unsendable("withdrawn" if withdrawn else "item-gone")
+        return item.in_language(row.language)
+
+    def _today(self) -> date:
+        return self.clock.now().astimezone(self.catalog.zone).date()
+
+    async def _standing(self, row: OutboxRow) -> tuple[tuple[str, ...], str | None]:
+        """The messages (and their revision) in the chat that this row acts on."""
+        found = None if row.target_id is None else await self.store.target_of(row.target_id)
+        if found is None or not found[0]:
+            raise Unsendable("target-gone")
+        return found
+
+    async def broadcast(self, row: OutboxRow) -> Action:
+        item = self._item(row)
+        text = item_message(item, self._today() if item.correction else None)
+        return Send(Outgoing(text, protect_content=item.protect_content), revision(item))
+
+    async def edit(self, row: OutboxRow) -> Action:
+        item = self._item(row)
+        ids, standing = await self._standing(row)
+        current = revision(item)
+        if standing == current:
+            raise Unsendable("unchanged")  # an earlier edit row already brought it here
+        text = item_message(item, self._today())
+        message = Outgoing(text, protect_content=item.protect_content)
+        assert row.target_id is not None
+        return Edit(message, ids, current, row.target_id)
+
+    async def notice(self, row: OutboxRow) -> Action:
+        item = self._item(row)
+        if row.revision != revision(item) or not item.correction:
+            raise Unsendable("superseded")  # a later change brings its own notice
+        ids, _ = await self._standing(row)
+        text = correction_notice(item)
+        return Send(Outgoing(text, protect_content=item.protect_content, reply_to=ids[0]))
+
+    async def delete(self, row: OutboxRow) -> Action:
+        item = self.catalog.withdrawn.get(row.item_id)
+        if item is None:
+            raise Unsendable("superseded")  # no longer withdrawn (or the file is gone)
+        ids, _ = await self._standing(row)
+        local = item.in_language(row.language)
+        assert row.target_id is not None
+        return TakeBack(ids, item.withdrawn or "", Outgoing(withdrawn_text(local)), row.target_id)
+
+
+async def compose(table: Mapping[RowKind, Composer], row: OutboxRow) -> Action:
+    composer = table.get(row.kind)
+    if composer is None:
+        raise Unsendable("unknown-kind")
+    return await composer(row)

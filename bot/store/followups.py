@@ -1,0 +1,169 @@
+"""Follow-ups of a sent update: edit rows, notice rows and delete rows.
+
+They are written from the outbox itself, one INSERT … SELECT over the rows
+already sent for an item, so they reach exactly the chats that have the old
+version. Keys make them idempotent: an edit or a notice is keyed by item and
+revision (`edit:<item>:<revision>`), a deletion by the row it takes back
+(`delete:<item>:<row id>`), and with the chat in the unique key no chat gets
+one twice, whichever process writes them and however often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.store.schema import outbox
+
+# Kinds whose sent messages a withdrawal takes back.
+TAKEN_BACK = ("broadcast", "reminder", "moved", "notice")
+
+
+def item_key(item_id: str) -> str:
+    """The message key of an item's broadcast."""
+    return f"item:{item_id}"
+
+
+class FollowupsMixin:
+    engine: AsyncEngine
+    _insert: Any
+
+    async def sent_revisions(self, item_id: str) -> list[tuple[str | None, str | None, int]]:
+        """(language, revision, chats) of an item's broadcast rows already sent."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.language, outbox.c.revision, func.count())
+                .where(outbox.c.message_key == item_key(item_id), outbox.c.state == "sent")
+                .group_by(outbox.c.language, outbox.c.revision)
+            )
+            return [(lang, rev, int(n)) for lang, rev, n in rows.all()]
+
+    async def has_rows(self, message_key: str) -> bool:
+        """Whether any row of a key is still kept (queued, in flight or a record)."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(outbox.c.id).where(outbox.c.message_key == message_key).limit(1)
+            )
+            return found is not None
+
+    async def enqueue_followups(
+        self,
+        *,
+        kind: str,
+        item_id: str,
+        language: str | None,
+        revision: str,
+        platforms: Sequence[str],
+        now: float,
+    ) -> int:
+        """One `kind` row (edit or notice) for `revision` per chat whose copy of
+        the item in `language` is another revision; returns rows written.
+
+        One statement for all older revisions, so a chat whose edit is being
+        recorded meanwhile is caught either way. Rows sent before revisions
+        were recorded (revision NULL) are left alone."""
+        where = [
+            outbox.c.message_key == item_key(item_id),
+            outbox.c.state == "sent",
+            outbox.c.platform.in_(list(platforms)),
+            outbox.c.language.is_(None) if language is None else outbox.c.language == language,
+            outbox.c.revision.is_not(None),
+            outbox.c.revision != revision,
+        ]
+        source = select(
+            literal(f"{kind}:{item_id}:{revision}"),
+            outbox.c.item_id,
+            literal(""),
+            literal(kind),
+            outbox.c.platform,
+            outbox.c.chat_id,
+            outbox.c.language,
+            literal("queued"),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(revision),
+            outbox.c.id,
+        ).where(*where)
+        return await self._insert_from(source)
+
+    async def enqueue_deletes(self, item_id: str, platforms: Sequence[str], now: float) -> int:
+        """One delete row per message of the item still standing in a chat."""
+        source = select(
+            literal(f"delete:{item_id}:") + cast(outbox.c.id, String),
+            outbox.c.item_id,
+            literal(""),
+            literal("delete"),
+            outbox.c.platform,
+            outbox.c.chat_id,
+            outbox.c.language,
+            literal("queued"),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(None, String),
+            outbox.c.id,
+        ).where(
+            and_(
+                outbox.c.item_id == item_id,
+                outbox.c.state == "sent",
+                outbox.c.kind.in_(TAKEN_BACK),
+                outbox.c.message_ids.is_not(None),
+                outbox.c.message_ids != "",
+                outbox.c.platform.in_(list(platforms)),
+            )
+        )
+        return await self._insert_from(source)
+
+    async def _insert_from(self, source: Any) -> int:
+        insert = (
+            self._insert(outbox)
+            .from_select(
+                [
+                    "message_key",
+                    "item_id",
+                    "variant",
+                    "kind",
+                    "platform",
+                    "chat_id",
+                    "language",
+                    "state",
+                    "attempts",
+                    "due_at",
+                    "created_at",
+                    "revision",
+                    "target_id",
+                ],
+                source,
+            )
+            .on_conflict_do_nothing()
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(insert)
+            return max(result.rowcount, 0)
+
+    async def target_of(self, row_id: int) -> tuple[tuple[str, ...], str | None] | None:
+        """The message ids and revision a chat has now for the row `row_id`."""
+        async with self.engine.connect() as conn:
+            found = (
+                await conn.execute(
+                    select(outbox.c.message_ids, outbox.c.revision).where(outbox.c.id == row_id)
+                )
+            ).first()
+        if found is None:
+            return None
+        ids, revision = found
+        return (tuple(ids.split(",")) if ids else ()), revision
+
+    async def followup_counts(self, item_id: str) -> dict[str, int]:
+        """Rows of each follow-up kind written for an item (for preview and tests)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox.c.kind, func.count())
+                .where(outbox.c.item_id == item_id, outbox.c.kind.in_(("edit", "notice", "delete")))
+                .group_by(outbox.c.kind)
+            )
+            return {k: int(n) for k, n in rows.all()}
