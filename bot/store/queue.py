@@ -30,28 +30,36 @@ class QueueMixin:
     async def claim(
         self, platform: str, now: float, limit: int, lease: float, owner: str = ""
     ) -> list[Any]:
-        """Lease up to `limit` due rows of one platform to `owner`, oldest first."""
-        due = or_(
-            and_(outbox.c.state == "queued", outbox.c.due_at <= now),
-            and_(outbox.c.state == "sending", outbox.c.leased_until < now),
-        )
-        pick = (
-            select(outbox.c.id)
-            .where(outbox.c.platform == platform, due)
-            .order_by(outbox.c.due_at, outbox.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        # One statement, so two claimers can never take the same row: SQLite
-        # runs writers one after another, PostgreSQL skips locked rows.
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id.in_(pick.scalar_subquery()))
-            .values(state="sending", leased_until=now + lease, claimed_by=owner)
-            .returning(*outbox.c)
-        )
+        """Lease up to `limit` due rows of one platform to `owner`, oldest first:
+        rows whose lease ran out (their holder died), then queued rows now due."""
+        values = {"state": "sending", "leased_until": now + lease, "claimed_by": owner}
+        expired = [outbox.c.state == "sending", outbox.c.leased_until < now]
+        queued = [outbox.c.state == "queued", outbox.c.due_at <= now]
+        rows: list[Any] = []
         async with self.engine.begin() as conn:
-            rows = list((await conn.execute(stmt)).all())
+            # Two statements, each served by the (platform, state, due_at, id)
+            # index in order: one OR over both states would read and sort the
+            # whole backlog on every claim.
+            for where in (expired, queued):
+                if len(rows) >= limit:
+                    break
+                pick = (
+                    select(outbox.c.id)
+                    .where(outbox.c.platform == platform, *where)
+                    .order_by(outbox.c.due_at, outbox.c.id)
+                    .limit(limit - len(rows))
+                    .with_for_update(skip_locked=True)
+                )
+                # One statement per step, so two claimers can never take the
+                # same row: SQLite runs writers one after another, PostgreSQL
+                # skips locked rows.
+                stmt = (
+                    update(outbox)
+                    .where(outbox.c.id.in_(pick.scalar_subquery()))
+                    .values(**values)
+                    .returning(*outbox.c)
+                )
+                rows += (await conn.execute(stmt)).all()
         rows.sort(key=lambda r: (r.due_at, r.id))
         return rows
 

@@ -1,4 +1,5 @@
-"""Typed outbox rows (kind), the revision a chat has, and the row an edit acts on."""
+"""Typed outbox rows (kind), the revision a chat has, the row an edit acts on,
+and the due index in claim order."""
 
 from __future__ import annotations
 
@@ -28,9 +29,14 @@ def upgrade() -> None:
     op.create_index("ix_outbox_target", "outbox", ["target_id"])
     # A withdrawal finds every message of an item.
     op.create_index("ix_outbox_item", "outbox", ["item_id"])
+    # Claims read due rows in (due_at, id) order straight from the index.
+    op.drop_index("ix_outbox_due", "outbox")
+    op.create_index("ix_outbox_due", "outbox", ["platform", "state", "due_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_due", "outbox")
+    op.create_index("ix_outbox_due", "outbox", ["platform", "state", "due_at"])
     op.drop_index("ix_outbox_item", "outbox")
     op.drop_index("ix_outbox_target", "outbox")
     with op.batch_alter_table("outbox") as batch:
