@@ -73,8 +73,16 @@ class ItemComposers:
 
     async def notice(self, row: OutboxRow) -> Action:
         item = self._item(row)
-        if row.revision != revision(item) or not item.correction:
-            raise Unsendable("superseded")  # a later change brings its own notice
+        if not item.correction:
+            raise Unsendable("superseded")  # the correction line is gone again
+        current = revision(item)
+        if row.revision != current:
+            # Overtaken by a later change: that change's own notice goes out if
+            # this chat has one; if not (its edit already showed the latest
+            # text), this notice goes out, saying what the latest correction is.
+            newer = f"{RowKind.NOTICE}:{row.item_id}:{current}"
+            if await self.store.has_row(newer, row.platform, row.chat_id):
+                raise Unsendable("superseded")
         ids, _ = await self._standing(row)
         text = correction_notice(item)
         return Send(Outgoing(text, protect_content=item.protect_content, reply_to=ids[0]))

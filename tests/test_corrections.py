@@ -145,7 +145,7 @@ async def test_two_quick_changes_leave_the_latest_version(tmp_path: Path) -> Non
         assert set(last) == {str(n) for n in range(CHATS)}
         assert all("Second Court" in text for text in last.values())
         notices = Counter(c for c, m in adapter.sent if m.reply_to is not None)
-        assert set(notices) == set(last)
+        assert set(notices) == set(last), "every chat told of the correction"
         last_notice = {c: plain(m.markdown) for c, m in adapter.sent if m.reply_to is not None}
         assert all("Court two." in text for text in last_notice.values())
     finally:

@@ -41,6 +41,18 @@ class FollowupsMixin:
             )
             return [(lang, rev, int(n)) for lang, rev, n in rows.all()]
 
+    async def has_row(self, message_key: str, platform: str, chat_id: str) -> bool:
+        """Whether one chat has a row of a key."""
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(
+                select(outbox.c.id).where(
+                    outbox.c.message_key == message_key,
+                    outbox.c.platform == platform,
+                    outbox.c.chat_id == chat_id,
+                )
+            )
+            return found is not None
+
     async def has_rows(self, message_key: str) -> bool:
         """Whether any row of a key is still kept (queued, in flight or a record)."""
         async with self.engine.connect() as conn:
