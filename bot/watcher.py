@@ -3,7 +3,9 @@
 Changes are picked up within seconds. A file still being written (a slow copy)
 is waited for: the reload happens only once the changed files have kept the
 same size and modification time for `settle` seconds, so a half-written file
-is not published. Editors' temp files and hidden files are ignored.
+is not published. Editors' temp files and hidden files are ignored. Once
+the watch is armed the folder is read once more, so a file written while the
+bot was starting is not missed.
 """
 
 from __future__ import annotations
@@ -56,11 +58,32 @@ async def watch_updates(
     def relevant(change: Change, path: str) -> bool:
         return is_update_file(Path(path))
 
-    async for changes in awatch(directory, stop_event=stop, watch_filter=relevant, recursive=True):
+    # The first (timed-out, empty) batch says the watcher is armed: reading the
+    # folder once more then catches a file written between the start-up load
+    # and the watch, which would otherwise wait for the next change.
+    armed = False
+    async for changes in awatch(
+        directory,
+        stop_event=stop,
+        watch_filter=relevant,
+        recursive=True,
+        rust_timeout=1000,
+        yield_on_timeout=True,
+    ):
+        if not changes:
+            if not armed:
+                armed = True
+                await _quietly(on_change)
+            continue
+        armed = True
         paths = {Path(p) for _, p in changes}
         log.info("updates changed files=%d", len(paths))
         await wait_until_settled(paths, settle)
-        try:
-            await on_change()
-        except Exception:
-            log.exception("reload failed")
+        await _quietly(on_change)
+
+
+async def _quietly(on_change: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await on_change()
+    except Exception:
+        log.exception("reload failed")

@@ -14,6 +14,7 @@ from bot.catalog import Catalog
 from bot.cli import main
 from tests.conftest import make_config, write_update
 from tests.recording import RecordingAdapter
+from tests.test_delivery import news, subscribe_many
 
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
 ROOT = Path(__file__).parent.parent
@@ -129,3 +130,19 @@ def test_preview_of_a_lone_translation_is_a_message_not_a_traceback(
     assert capsys.readouterr().out.startswith(
         "drafts/.strike.de.md:1: is a translation whose base file is not read from this folder"
     )
+
+
+async def test_a_file_written_while_the_bot_starts_is_published(tmp_path: Path) -> None:
+    """Between the start-up read of updates/ and the watch being armed there
+    is a moment; a file written then is still published, without waiting for
+    the next change."""
+    await subscribe_many(f"sqlite:///{tmp_path / 'bot.db'}", 3)
+    (tmp_path / "updates").mkdir()
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], watch=True, settle=0.2)
+    await app.start()
+    try:
+        news(tmp_path / "updates", "written-at-start.md")  # before the watcher is armed
+        await tg.wait_for(lambda: len(tg.sent) == 3, timeout=15)
+    finally:
+        await app.stop()
