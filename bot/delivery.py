@@ -96,6 +96,9 @@ Action = Send | Edit | TakeBack
 # Turns an outbox row into what to do; raises Unsendable when there is nothing.
 Composer = Callable[[OutboxRow], Awaitable[Action]]
 
+# The longest a send's outcome waits to be written with others (seconds).
+FLUSH_EVERY = 0.05
+
 
 class Unsendable(Exception):
     """A row's message no longer exists (its file was removed) or no longer
@@ -191,9 +194,17 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         renew_every = self.lease / 4
         next_renewal = loop.time() + renew_every
+        last_flush = 0.0
         while not self._stopping:
             self._wake.clear()
+            # Outcomes are written at most every FLUSH_EVERY, so a busy broadcast
+            # writes one transaction for many sends, not one per send. A crash
+            # repeats at most the sends of that moment.
+            wait = last_flush + FLUSH_EVERY - loop.time()
+            if len(self._outcomes) and wait > 0:
+                await asyncio.sleep(wait)
             try:
+                last_flush = loop.time()
                 await self._flush()
                 if loop.time() >= next_renewal:
                     await self._renew()
