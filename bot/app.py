@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
@@ -24,6 +25,7 @@ from bot.problems import Problem
 from bot.scheduler import PicketScheduler
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
+from bot.store.owner import DatabaseOwner
 from bot.watcher import watch_updates
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._reported: set[Problem] = set()
         self._changed_until = 0.0
+        self._owner: DatabaseOwner | None = None
         self._poke = asyncio.Event()  # wakes the ticker: stopping, or a file changed
         self._store: Store | None = None
         self._commands: Commands | None = None
@@ -113,7 +116,11 @@ class App:
         self.catalog.load()
         for problem in self.catalog.problems:
             log.warning("invalid update %s", problem.format())
-        self._store = await open_store(self.config.database_url)
+        url = self.config.database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            self._owner = DatabaseOwner(Path(url.removeprefix("sqlite:///")))
+            self._owner.acquire()
+        self._store = await open_store(url)
         self.adapters = self._given_adapters or build_adapters(self.config, self.store)
         platforms = [a.platform for a in self.adapters]
         await self.store.sync_destinations(
@@ -348,6 +355,8 @@ class App:
         await self._each_adapter(lambda adapter: adapter.stop())
         if self._store is not None:
             await self._store.close()
+        if self._owner is not None:
+            self._owner.release()
         log.info("stopped")
 
     async def _each_adapter(self, step: Callable[[Adapter], Awaitable[None]]) -> None:

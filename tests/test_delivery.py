@@ -20,7 +20,7 @@ from bot.app import App
 from bot.clock import FakeClock
 from bot.delivery import Backoff
 from bot.logs import quiet_libraries
-from bot.store import open_store
+from bot.store import DatabaseError, open_store
 from tests.conftest import fresh_postgres_url, make_config, write_update
 from tests.postgres import PostgresServer
 from tests.recording import RecordingAdapter
@@ -73,7 +73,15 @@ async def test_two_processes_enqueueing_deliver_once(tmp_path: Path, database_ur
     apps = [
         App(make_config(tmp_path, database_url), adapters=[a], watch=False) for a in (first, second)
     ]
-    await asyncio.gather(*(app.start() for app in apps))
+    if database_url.startswith("sqlite"):
+        # One process per SQLite file: the second is refused, in one line.
+        await apps[0].start()
+        with pytest.raises(DatabaseError, match=r"another strikewire is running on .*use Postgre"):
+            await apps[1].start()
+        await apps[1].stop()
+        apps = apps[:1]
+    else:
+        await asyncio.gather(*(app.start() for app in apps))
     try:
         await first.wait_for(lambda: len(first.sent) + len(second.sent) >= 100)
         await asyncio.gather(*(app.drain(timeout=10) for app in apps))
