@@ -53,6 +53,7 @@ from bot.adapters.matrix_send import NETWORK_ERRORS, notice_content
 from bot.catalog import Catalog
 from bot.compose import item_message
 from bot.config import load_config
+from bot.i18n import texts
 from bot.render import to_matrix
 from bot.store import open_store
 from tests.matrix_client import MatrixTestUser
@@ -318,7 +319,10 @@ def rendered(config_path: Path) -> list[dict[str, Any]]:
     (scratch / f"{ITEM_ID}.md").write_text(update_text())
     catalog = Catalog(scratch, config.zone, config.language).load()
     item = catalog.items[ITEM_ID]
-    return [notice_content(p.body, p.formatted_body) for p in to_matrix(item_message(item))]
+    return [
+        notice_content(p.body, p.formatted_body)
+        for p in to_matrix(item_message(item, texts(item.lang)))
+    ]
 
 
 async def make_rooms(

@@ -1,7 +1,9 @@
-"""The bot's own words: every answer a command gives, as Markdown.
+"""The bot's own words: every answer a command gives, as Markdown, in the
+reader's language (`t`, from bot.i18n).
 
-Kept apart from the command logic so the texts can be read (and one day
-translated) in one place. Values from files or from the chat are escaped.
+Kept apart from the command logic so the texts can be read in one place.
+Translatable texts are plain sentences with `{placeholders}`; the Markdown
+around them is added here, and `t.md` shows texts and values literally.
 """
 
 from __future__ import annotations
@@ -9,117 +11,155 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.compose import address_block, excerpt, local_time, one_line, places_list, until
+from bot.compose import address_block, excerpt, one_line, places_list
+from bot.i18n import LANGUAGES, N_, Texts
 from bot.items import Item
 from bot.render import escape_markdown as esc
 from bot.store import Subscription
 
+# (command as typed, what it does): /help and the Telegram menus.
 COMMANDS = [
-    ("start", "subscribe this chat to every update"),
-    ("subscribe [campaign…]", "receive only these campaigns (none: everything)"),
-    ("unsubscribe [campaign…]", "stop these campaigns (none: stop everything)"),
-    ("stop", "stop receiving updates"),
-    ("latest", "the last few updates"),
-    ("appeals", "active appeals"),
-    ("address [appeal]", "where to send messages, ready to copy"),
-    ("pickets", "upcoming pickets with local times"),
-    ("campaigns", "the campaigns you can follow"),
-    ("language xx", "receive updates in another language"),
-    ("forget", "delete everything stored about this chat"),
-    ("help", "this list"),
+    ("start", "", N_("subscribe this chat to every update")),
+    ("subscribe", N_("[campaign…]"), N_("receive only these campaigns (none: everything)")),
+    ("unsubscribe", N_("[campaign…]"), N_("stop these campaigns (none: stop everything)")),
+    ("stop", "", N_("stop receiving updates")),
+    ("latest", "", N_("the last few updates")),
+    ("appeals", "", N_("active appeals")),
+    ("address", N_("[appeal]"), N_("where to send messages, ready to copy")),
+    ("pickets", "", N_("upcoming pickets with local times")),
+    ("calendar", "", N_("the pickets as a calendar file")),
+    ("campaigns", "", N_("the campaigns you can follow")),
+    ("language", N_("[code]"), N_("the language of this bot and of the updates")),
+    ("forget", "", N_("delete everything stored about this chat")),
+    ("help", "", N_("this list")),
 ]
 
 
-def help_text(extra: Sequence[str] = ()) -> str:
-    lines = [f"- /{esc(name)}: {esc(what)}" for name, what in COMMANDS]
-    lines += [f"- /{esc(name)}" for name in extra]
-    return "**Commands**\n\n" + "\n".join(lines)
+def bold(markdown: str) -> str:
+    return f"**{markdown}**"
 
 
-def welcome(latest: Item | None, appeals: Sequence[Item]) -> str:
+def help_text(t: Texts) -> str:
+    lines = []
+    for name, args, what in COMMANDS:
+        typed = f"/{name} {t._(args)}" if args else f"/{name}"
+        lines.append(f"- {esc(typed)}: {t.md(what)}")
+    return bold(t.md("Commands")) + "\n\n" + "\n".join(lines)
+
+
+def welcome(t: Texts, latest: Item | None, appeals: Sequence[Item]) -> str:
     parts = [
-        "**Welcome.** This chat now receives every update of the campaign. "
-        "/stop ends it; /forget deletes everything stored about this chat.",
+        bold(t.md("Welcome."))
+        + " "
+        + t.md(
+            "This chat now receives every update of the campaign. "
+            "/stop ends it; /forget deletes everything stored about this chat."
+        ),
     ]
     if latest is not None:
-        parts.append(
-            f"**Latest:** {esc(latest.title)} ({latest.date:%-d %b %Y})\n\n{excerpt(latest)}"
-        )
+        when = esc(t.short_date(latest.date))
+        heading = bold(t.md("Latest:"))
+        parts.append(f"{heading} {esc(latest.title)} ({when})\n\n{excerpt(latest)}")
     if appeals:
         parts.append(
-            "**Active appeals** (send /address to get the addresses):\n\n"
-            + "\n".join(f"{one_line(a)}: /address {esc(a.id)}" for a in appeals)
+            bold(t.md("Active appeals"))
+            + " "
+            + t.md("(send /address to get the addresses):")
+            + "\n\n"
+            + "\n".join(f"{one_line(a, t)}: /address {esc(a.id)}" for a in appeals)
         )
-    parts.append("/help lists every command.")
+    parts.append(t.md("/help lists every command."))
     return "\n\n".join(parts)
 
 
-def not_a_command() -> str:
-    return "I answer commands only. Send /help to see them."
+def not_a_command(t: Texts) -> str:
+    return t.md("I answer commands only. Send /help to see them.")
 
 
-def too_long(name: str) -> str:
-    return f"That is more than /{esc(name[:32])} can take. Send /help to see how commands are used."
+def too_long(t: Texts, name: str) -> str:
+    return t.md(
+        "That is more than /{command} can take. Send /help to see how commands are used.",
+        command=name[:32],
+    )
 
 
-def unknown_command(name: str) -> str:
-    return f"I don't know /{esc(name[:32])}. Send /help to see the commands."
+def unknown_command(t: Texts, name: str) -> str:
+    return t.md("I don't know /{command}. Send /help to see the commands.", command=name[:32])
 
 
-def needs_admin(platform: str) -> str:
-    who = "a group admin" if platform == "telegram" else "a moderator (power level 50 or more)"
-    return f"Only {who} can change what this chat receives. Anyone can ask /appeals or /address."
+def needs_admin(t: Texts, platform: str) -> str:
+    if platform == "telegram":
+        return t.md(
+            "Only a group admin can change what this chat receives. "
+            "Anyone can ask /appeals or /address."
+        )
+    return t.md(
+        "Only a moderator (power level 50 or more) can change what this chat receives. "
+        "Anyone can ask /appeals or /address."
+    )
 
 
-def admins_only() -> str:
-    return "/status is for the bot's admins."
+def admins_only(t: Texts) -> str:
+    return t.md("/status is for the bot's admins.")
 
 
-def unknown_campaigns(unknown: Sequence[str], known: Sequence[str]) -> str:
-    names = ", ".join(esc(n[:64]) for n in unknown)
-    choice = ", ".join(esc(k) for k in known) or "none yet"
-    return f"Unknown campaign: {names}. Campaigns: {choice}."
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(n[:64] for n in names)
 
 
-def subscribed(names: Sequence[str]) -> str:
-    return "Subscribed to: " + ", ".join(f"**{esc(n)}**" for n in names) + "."
+def unknown_campaigns(t: Texts, unknown: Sequence[str], known: Sequence[str]) -> str:
+    if not known:
+        return t.md("Unknown campaign: {names}. There are no campaigns yet.", names=_names(unknown))
+    return t.md(
+        "Unknown campaign: {names}. Campaigns: {known}.",
+        names=_names(unknown),
+        known=_names(known),
+    )
 
 
-def unsubscribed(names: Sequence[str], following: Sequence[str]) -> str:
-    text = "Unsubscribed from: " + ", ".join(esc(n) for n in names) + "."
+def subscribed(t: Texts, names: Sequence[str]) -> str:
+    return t.md("Subscribed to: {names}.", names=_names(names))
+
+
+def unsubscribed(t: Texts, names: Sequence[str], following: Sequence[str]) -> str:
+    text = t.md("Unsubscribed from: {names}.", names=_names(names))
     if following:
-        return text + " Still following: " + ", ".join(esc(n) for n in following) + "."
-    return text + " This chat receives nothing now; /start to subscribe again."
+        return text + " " + t.md("Still following: {names}.", names=_names(following))
+    return text + " " + t.md("This chat receives nothing now; /start to subscribe again.")
 
 
-def not_subscribed() -> str:
-    return "This chat is not subscribed. Send /start to subscribe."
+def not_subscribed(t: Texts) -> str:
+    return t.md("This chat is not subscribed. Send /start to subscribe.")
 
 
-def stopped() -> str:
-    return "Stopped: this chat receives no more updates. /start subscribes again."
+def stopped(t: Texts) -> str:
+    return t.md("Stopped: this chat receives no more updates. /start subscribes again.")
 
 
-def forgotten() -> str:
-    return "Done: everything stored about this chat is deleted. /start subscribes again."
+def forgotten(t: Texts) -> str:
+    return t.md("Done: everything stored about this chat is deleted. /start subscribes again.")
 
 
-def latest(items: Sequence[Item]) -> str:
+def latest(t: Texts, items: Sequence[Item]) -> str:
     if not items:
-        return "No updates yet."
-    return "**Latest updates**\n\n" + "\n\n".join(f"{one_line(i)}\n\n{excerpt(i)}" for i in items)
+        return t.md("No updates yet.")
+    return (
+        bold(t.md("Latest updates"))
+        + "\n\n"
+        + "\n\n".join(f"{one_line(i, t)}\n\n{excerpt(i)}" for i in items)
+    )
 
 
-def appeals(items: Sequence[Item]) -> str:
+def appeals(t: Texts, items: Sequence[Item]) -> str:
     if not items:
-        return "There are no active appeals right now."
-    lines = [f"{one_line(a)}: /address {esc(a.id)}" for a in items]
-    return "**Active appeals**\n\n" + "\n".join(lines)
+        return t.md("There are no active appeals right now.")
+    lines = [f"{one_line(a, t)}: /address {esc(a.id)}" for a in items]
+    return bold(t.md("Active appeals")) + "\n\n" + "\n".join(lines)
 
 
-def addresses(items: Sequence[Item]) -> str:
+def addresses(t: Texts, items: Sequence[Item]) -> str:
     if not items:
-        return "There are no active appeals right now."
+        return t.md("There are no active appeals right now.")
     blocks = []
     for appeal in items:
         blocks.append(
@@ -128,40 +168,69 @@ def addresses(items: Sequence[Item]) -> str:
     return "\n\n".join(blocks)
 
 
-def no_such_appeal(asked: str, items: Sequence[Item]) -> str:
-    choice = ", ".join(esc(a.id) for a in items) or "none"
-    return f"No active appeal called {esc(asked[:64])}. Appeals: {choice}."
-
-
-def pickets(items: Sequence[Item], now: datetime) -> str:
+def no_such_appeal(t: Texts, asked: str, items: Sequence[Item]) -> str:
     if not items:
-        return "No pickets are planned right now."
+        return t.md("No active appeal called {asked}.", asked=asked[:64])
+    return t.md(
+        "No active appeal called {asked}. Appeals: {known}.",
+        asked=asked[:64],
+        known=", ".join(a.id for a in items),
+    )
+
+
+def pickets(t: Texts, items: Sequence[Item], now: datetime) -> str:
+    if not items:
+        return t.md("No pickets are planned right now.")
     blocks = []
     for picket in items:
         assert picket.starts is not None
-        when = f"{esc(local_time(picket.starts))}, {until(picket.starts - now)}"
-        blocks.append(f"**{esc(picket.title)}**\n\n{when}\n\n{places_list(picket, now)}")
-    blocks.append("/calendar sends them as a calendar file.")
+        when = esc(f"{t.moment(picket.starts)}, {t.until(picket.starts - now)}")
+        blocks.append(f"**{esc(picket.title)}**\n\n{when}\n\n{places_list(picket, t, now)}")
+    blocks.append(t.md("/calendar sends them as a calendar file."))
     return "\n\n".join(blocks)
 
 
-def campaigns(known: Sequence[str], sub: Subscription | None) -> str:
+def campaigns(t: Texts, known: Sequence[str], sub: Subscription | None) -> str:
     if not known:
-        return "No campaigns yet."
+        return t.md("No campaigns yet.")
     if sub is None or not sub.active:
-        mine = "This chat follows none (send /start)."
+        mine = t.md("This chat follows none (send /start).")
     elif sub.everything:
-        mine = "This chat follows all of them."
+        mine = t.md("This chat follows all of them.")
     else:
-        mine = "This chat follows: " + ", ".join(esc(c) for c in sorted(sub.campaigns)) + "."
-    return "**Campaigns**\n\n" + "\n".join(f"- {esc(c)}" for c in known) + f"\n\n{mine}"
+        mine = t.md("This chat follows: {names}.", names=_names(sorted(sub.campaigns)))
+    listed = "\n".join(f"- {esc(c)}" for c in known)
+    return bold(t.md("Campaigns")) + f"\n\n{listed}\n\n{mine}"
 
 
-def language_usage(languages: Sequence[str]) -> str:
-    return "Send /language followed by a code: " + ", ".join(esc(x) for x in languages) + "."
-
-
-def language_unknown(lang: str, languages: Sequence[str]) -> str:
+def languages(t: Texts, current: str) -> str:
+    lines = [
+        f"- `{code}` {esc(name)}" + (" ✓" if code == current else "")
+        for code, name in LANGUAGES.items()
+    ]
     return (
-        f"No updates in {esc(lang)} yet. Languages: " + ", ".join(esc(x) for x in languages) + "."
+        bold(t.md("Languages"))
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + t.md("Send /language and a code, for example /language {code}.", code="de")
     )
+
+
+def language_unknown(t: Texts, lang: str) -> str:
+    return t.md(
+        "I don't speak {code}. Languages: {codes}.", code=lang[:16], codes=", ".join(LANGUAGES)
+    )
+
+
+def language_set(t: Texts) -> str:
+    """Said in the new language."""
+    return t.md(
+        "This chat now gets the bot's messages in {language}, and updates too "
+        "where they are translated.",
+        language=t.name,
+    )
+
+
+def something_went_wrong(t: Texts) -> str:
+    return t.md("Sorry, something went wrong on my side. Please try again later.")

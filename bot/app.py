@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot import answers
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
 from bot.catalog import Catalog, Changes
@@ -21,6 +22,7 @@ from bot.composers import ItemComposers, compose
 from bot.config import Config
 from bot.delivery import Action, Backoff, Composer, DeliveryWorker
 from bot.dispatcher import Dispatcher, item_key
+from bot.i18n import Texts, spoken, texts
 from bot.problems import Problem
 from bot.scheduler import PicketScheduler
 from bot.status import status_text
@@ -43,7 +45,7 @@ def build_adapters(config: Config, store: Store) -> list[Adapter]:
     if config.telegram is not None:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config.telegram))
+        adapters.append(TelegramAdapter(config.telegram, default_language=config.language))
     if config.matrix is not None:
         from bot.adapters.matrix import MatrixAdapter
 
@@ -136,6 +138,7 @@ class App:
             platforms,
             self.config.broadcast.max_age,
             self.config.privacy.keep_delivery_records,
+            self.config.language,
         )
         self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
         self._commands = Commands(
@@ -199,7 +202,8 @@ class App:
             return await self.commands.handle(msg)
         except Exception as exc:
             log.exception("command failed platform=%s error=%s", msg.platform, type(exc).__name__)
-            return [Outgoing("Sorry, something went wrong on my side. Please try again later.")]
+            t = texts(spoken(msg.language) or self.config.language)
+            return [Outgoing(answers.something_went_wrong(t))]
 
     async def on_chat_gone(self, platform: str, chat_id: str) -> None:
         await self.store.stop(platform, chat_id, error_kind="chat-gone")
@@ -277,11 +281,18 @@ class App:
         days = self.config.privacy.keep_delivery_records.days
         for item_id in too_old:
             log.warning("correction too old to edit item=%s", item_id)
+        t = texts(self.config.language)
         text = (
-            "**Too old to edit:** "
-            + ", ".join(f"`{i}`" for i in too_old)
-            + f". Delivery records are kept {days} days, so the messages already sent "
-            "cannot be corrected or withdrawn; publish a new update instead."
+            answers.bold(t.md("Too old to edit:"))
+            + " "
+            + t.nmd(
+                "{items}. Delivery records are kept {count} day, so the messages already sent "
+                "cannot be corrected or withdrawn; publish a new update instead.",
+                "{items}. Delivery records are kept {count} days, so the messages already sent "
+                "cannot be corrected or withdrawn; publish a new update instead.",
+                days,
+                items=", ".join(too_old),
+            )
         )
         await self._tell_admins(text)
 
@@ -297,9 +308,9 @@ class App:
             return
         for problem in new:
             log.warning("invalid update %s", problem.format())
-        text = "**Update files that were not published:**\n\n" + "\n".join(
-            f"- `{p.format()}`" for p in new
-        )
+        t = texts(self.config.language)
+        heading = answers.bold(t.md("Update files that were not published:"))
+        text = heading + "\n\n" + "\n".join(f"- `{p.format()}`" for p in new)
         await self._tell_admins(text)
 
     async def _tell_admins(self, text: str) -> None:
@@ -322,8 +333,8 @@ class App:
             ]
         return chats
 
-    async def status(self) -> str:
-        return await status_text(self.store, self.catalog)
+    async def status(self, t: Texts | None = None) -> str:
+        return await status_text(self.store, self.catalog, t or texts(self.config.language))
 
     async def drain(self, timeout: float = 60.0) -> bool:
         """Wait until nothing is due or in flight (or `timeout`); True if idle."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 
 from bot.adapters.base import Attachment, Outgoing
+from bot.i18n import Texts
 from bot.items import Item, Kind
 
 # Pickets carry no end time; an hour is what calendars show as a picket.
@@ -59,13 +60,17 @@ def calendar_bytes(items: Iterable[Item], now: datetime) -> bytes:
     return data
 
 
-def calendar_message(items: Iterable[Item], now: datetime) -> Outgoing:
+def calendar_message(items: Iterable[Item], now: datetime, t: Texts) -> Outgoing:
     """The `/calendar` answer: the file as a document, or a line when there is nothing."""
     found = pickets(items)
     if not found:
-        return Outgoing("No pickets are planned right now.")
+        return Outgoing(t.md("No pickets are planned right now."))
     places = sum(len(i.places) for i in found)
     return Outgoing(
-        f"The pickets as a calendar file: {places} event(s), one per place, in local time.",
+        t.nmd(
+            "The pickets as a calendar file: {count} event, one per place, in local time.",
+            "The pickets as a calendar file: {count} events, one per place, in local time.",
+            places,
+        ),
         attachment=Attachment(FILENAME, calendar_bytes(found, now), MIME_TYPE),
     )

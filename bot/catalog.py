@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.compose import item_message
+from bot.i18n import texts
 from bot.items import Item, Kind, Translation
 from bot.loader import Parsed, is_update_file, parse_file
 from bot.problems import Problem
@@ -94,7 +95,7 @@ class Catalog:
         """An update whose text, in any of its languages, needs too many messages."""
         for lang in (item.lang, *item.translations):
             local = item.in_language(lang)
-            text = item_message(local)
+            text = item_message(local, texts(lang))
             # Telegram HTML is rarely twice the Markdown: shorter text cannot
             # need more parts, and rendering every file at load costs time.
             if len(text) * 2 <= TELEGRAM_LIMIT * self.max_parts:

@@ -23,6 +23,7 @@ from bot.clock import SystemClock
 from bot.compose import item_message
 from bot.config import Config, ConfigError, config_path_from, load_config
 from bot.dispatcher import Dispatcher
+from bot.i18n import texts
 from bot.items import Item
 from bot.loader import parse_file
 from bot.logs import setup_logging
@@ -121,7 +122,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem.format())
         return 1
-    markdown = item_message(item)
+    markdown = item_message(item, texts(item.lang))
     parts: list[str]
     if args.platform == "telegram":
         parts = to_telegram(markdown)
@@ -176,7 +177,7 @@ async def _status(config: Config) -> str:
     store = await open_store(config.database_url)
     try:
         catalog = _catalog(config).load()
-        return await status_text(store, catalog)
+        return await status_text(store, catalog, texts(config.language))
     finally:
         await store.close()
 

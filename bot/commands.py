@@ -16,8 +16,8 @@ from bot import answers
 from bot.adapters.base import Incoming, Outgoing
 from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.items import LANG
-from bot.render import escape_markdown
+from bot.i18n import Texts, spoken, texts
+from bot.items import Item
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,19 @@ def parse(text: str) -> Parsed | None:
     return Parsed(name, tuple(args))
 
 
-StatusSource = Callable[[], Awaitable[str]]
+StatusSource = Callable[[Texts], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A command to answer: the message, its arguments, the reader's language."""
+
+    msg: Incoming
+    args: tuple[str, ...]
+    lang: str
+    t: Texts
+
+
 Extra = Callable[[Incoming, tuple[str, ...]], Awaitable[list[Outgoing]]]
 
 
@@ -67,57 +79,70 @@ class Commands:
     def now(self) -> datetime:
         return self.clock.now()
 
+    async def _reader(self, msg: Incoming) -> tuple[str, Texts]:
+        """The chat's language: chosen with /language, else the person's client
+        language (Telegram tells it) if the bot speaks it, else the config's."""
+        sub = await self.store.subscription(msg.platform, msg.chat_id)
+        lang = (sub.language if sub else None) or spoken(msg.language) or self.default_lang
+        return lang, texts(lang)
+
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         """Answer one message; never raises for anything a person can type."""
+        lang, t = await self._reader(msg)
         parsed = parse(msg.text)
         if parsed is None:
-            return [Outgoing(answers.not_a_command())] if msg.chat_kind == "private" else []
+            return [Outgoing(answers.not_a_command(t))] if msg.chat_kind == "private" else []
         if len(parsed.args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH for a in parsed.args):
-            return [Outgoing(answers.too_long(parsed.name))]
+            return [Outgoing(answers.too_long(t, parsed.name))]
         handler = getattr(self, f"cmd_{parsed.name}", None)
         extra = self.extra.get(parsed.name)
         if handler is None and extra is None:
-            return [Outgoing(answers.unknown_command(parsed.name))]
+            return [Outgoing(answers.unknown_command(t, parsed.name))]
         if parsed.name in MANAGING and not msg.may_manage:
-            return [Outgoing(answers.needs_admin(msg.platform))]
+            return [Outgoing(answers.needs_admin(t, msg.platform))]
         log.info("command platform=%s name=%s", msg.platform, parsed.name)
         if extra is not None:
             return await extra(msg, parsed.args)
         assert handler is not None
-        result: list[Outgoing] = await handler(msg, parsed.args)
+        result: list[Outgoing] = await handler(Asked(msg, parsed.args, lang, t))
         return result
 
     def _unknown_campaigns(self, names: tuple[str, ...]) -> list[str]:
         known = set(self.catalog.campaigns())
         return [n for n in names if n.lower() not in known]
 
-    async def cmd_start(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
+    async def cmd_start(self, q: Asked) -> list[Outgoing]:
+        msg, t = q.msg, q.t
         await self.store.subscribe(msg.platform, msg.chat_id, None, self.now().timestamp())
+        sub = await self.store.subscription(msg.platform, msg.chat_id)
+        if sub is not None and sub.language is None and q.lang != self.default_lang:
+            await self.store.set_language(msg.platform, msg.chat_id, q.lang)
         now = self.now()
-        latest = self.catalog.latest_news(now, limit=1)
-        appeals = self.catalog.active_appeals(now.date(), now)
-        return [Outgoing(answers.welcome(latest[0] if latest else None, appeals))]
+        latest = [i.in_language(q.lang) for i in self.catalog.latest_news(now, limit=1)]
+        appeals = [i.in_language(q.lang) for i in self.catalog.active_appeals(now.date(), now)]
+        return [Outgoing(answers.welcome(t, latest[0] if latest else None, appeals))]
 
-    async def cmd_subscribe(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        if not args:
-            return await self.cmd_start(msg, args)
-        unknown = self._unknown_campaigns(args)
+    async def cmd_subscribe(self, q: Asked) -> list[Outgoing]:
+        if not q.args:
+            return await self.cmd_start(q)
+        unknown = self._unknown_campaigns(q.args)
         if unknown:
-            return [Outgoing(answers.unknown_campaigns(unknown, self.catalog.campaigns()))]
-        names = [a.lower() for a in args]
-        await self.store.subscribe(msg.platform, msg.chat_id, names, self.now().timestamp())
-        return [Outgoing(answers.subscribed(names))]
+            return [Outgoing(answers.unknown_campaigns(q.t, unknown, self.catalog.campaigns()))]
+        names = [a.lower() for a in q.args]
+        await self.store.subscribe(q.msg.platform, q.msg.chat_id, names, self.now().timestamp())
+        return [Outgoing(answers.subscribed(q.t, names))]
 
-    async def cmd_unsubscribe(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        if not args:
-            return await self.cmd_stop(msg, args)
-        unknown = self._unknown_campaigns(args)
+    async def cmd_unsubscribe(self, q: Asked) -> list[Outgoing]:
+        msg, t = q.msg, q.t
+        if not q.args:
+            return await self.cmd_stop(q)
+        unknown = self._unknown_campaigns(q.args)
         if unknown:
-            return [Outgoing(answers.unknown_campaigns(unknown, self.catalog.campaigns()))]
-        names = [a.lower() for a in args]
+            return [Outgoing(answers.unknown_campaigns(t, unknown, self.catalog.campaigns()))]
+        names = [a.lower() for a in q.args]
         sub = await self.store.subscription(msg.platform, msg.chat_id)
         if sub is None or not sub.active:
-            return [Outgoing(answers.not_subscribed())]
+            return [Outgoing(answers.not_subscribed(t))]
         if sub.everything:
             rest = [c for c in self.catalog.campaigns() if c not in names]
             await self.store.set_campaigns_from_everything(msg.platform, msg.chat_id, rest)
@@ -127,82 +152,63 @@ class Commands:
             await self.store.unsubscribe(msg.platform, msg.chat_id, names)
         after = await self.store.subscription(msg.platform, msg.chat_id)
         following = sorted(after.campaigns) if after and after.active else []
-        return [Outgoing(answers.unsubscribed(names, following))]
+        return [Outgoing(answers.unsubscribed(t, names, following))]
 
-    async def cmd_stop(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        await self.store.stop(msg.platform, msg.chat_id)
-        return [Outgoing(answers.stopped())]
+    async def cmd_stop(self, q: Asked) -> list[Outgoing]:
+        await self.store.stop(q.msg.platform, q.msg.chat_id)
+        return [Outgoing(answers.stopped(q.t))]
 
-    async def cmd_forget(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        await self.store.forget(msg.platform, msg.chat_id)
-        return [Outgoing(answers.forgotten())]
+    async def cmd_forget(self, q: Asked) -> list[Outgoing]:
+        await self.store.forget(q.msg.platform, q.msg.chat_id)
+        return [Outgoing(answers.forgotten(q.t))]
 
-    async def _lang(self, msg: Incoming) -> str | None:
-        sub = await self.store.subscription(msg.platform, msg.chat_id)
-        return sub.language if sub else None
+    async def cmd_latest(self, q: Asked) -> list[Outgoing]:
+        items = [i.in_language(q.lang) for i in self.catalog.latest_news(self.now(), limit=3)]
+        return [Outgoing(answers.latest(q.t, items))]
 
-    async def cmd_latest(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        lang = await self._lang(msg)
-        items = [i.in_language(lang) for i in self.catalog.latest_news(self.now(), limit=3)]
-        return [Outgoing(answers.latest(items))]
-
-    async def cmd_appeals(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        lang = await self._lang(msg)
+    def _appeals(self, lang: str) -> list[Item]:
         now = self.now()
-        appeals = [i.in_language(lang) for i in self.catalog.active_appeals(now.date(), now)]
-        return [Outgoing(answers.appeals(appeals))]
+        return [i.in_language(lang) for i in self.catalog.active_appeals(now.date(), now)]
 
-    async def cmd_address(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        lang = await self._lang(msg)
-        now = self.now()
-        appeals = [i.in_language(lang) for i in self.catalog.active_appeals(now.date(), now)]
-        if args:
-            wanted = " ".join(args).lower()
+    async def cmd_appeals(self, q: Asked) -> list[Outgoing]:
+        return [Outgoing(answers.appeals(q.t, self._appeals(q.lang)))]
+
+    async def cmd_address(self, q: Asked) -> list[Outgoing]:
+        appeals = self._appeals(q.lang)
+        if q.args:
+            wanted = " ".join(q.args).lower()
             chosen = [a for a in appeals if a.id == wanted] or [
                 a for a in appeals if a.id.startswith(wanted) or wanted in a.campaigns
             ]
             if not chosen:
-                return [Outgoing(answers.no_such_appeal(" ".join(args), appeals))]
+                return [Outgoing(answers.no_such_appeal(q.t, " ".join(q.args), appeals))]
             appeals = chosen
-        return [Outgoing(answers.addresses(appeals))]
+        return [Outgoing(answers.addresses(q.t, appeals))]
 
-    async def cmd_pickets(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        lang = await self._lang(msg)
-        pickets = [i.in_language(lang) for i in self.catalog.upcoming_pickets(self.now())]
-        return [Outgoing(answers.pickets(pickets, self.now()))]
+    async def cmd_pickets(self, q: Asked) -> list[Outgoing]:
+        pickets = [i.in_language(q.lang) for i in self.catalog.upcoming_pickets(self.now())]
+        return [Outgoing(answers.pickets(q.t, pickets, self.now()))]
 
-    async def cmd_campaigns(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        sub = await self.store.subscription(msg.platform, msg.chat_id)
-        return [Outgoing(answers.campaigns(self.catalog.campaigns(), sub))]
+    async def cmd_campaigns(self, q: Asked) -> list[Outgoing]:
+        sub = await self.store.subscription(q.msg.platform, q.msg.chat_id)
+        return [Outgoing(answers.campaigns(q.t, self.catalog.campaigns(), sub))]
 
-    def _languages(self) -> list[str]:
-        found = {self.default_lang} | {i.lang for i in self.catalog.items.values()}
-        for item in self.catalog.items.values():
-            found |= set(item.translations)
-        return sorted(found)
-
-    async def cmd_language(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        languages = self._languages()
-        if len(args) != 1 or not LANG.match(args[0].lower()):
-            return [Outgoing(answers.language_usage(languages))]
-        lang = args[0].lower()
-        if lang not in languages:
-            return [Outgoing(answers.language_unknown(lang, languages))]
-        sub = await self.store.subscription(msg.platform, msg.chat_id)
+    async def cmd_language(self, q: Asked) -> list[Outgoing]:
+        if not q.args:
+            return [Outgoing(answers.languages(q.t, q.lang))]
+        lang = q.args[0].lower()
+        if len(q.args) != 1 or spoken(lang) != lang:
+            return [Outgoing(answers.language_unknown(q.t, q.args[0]))]
+        sub = await self.store.subscription(q.msg.platform, q.msg.chat_id)
         if sub is None:
-            return [Outgoing(answers.not_subscribed())]
-        await self.store.set_language(msg.platform, msg.chat_id, lang)
-        return [
-            Outgoing(
-                f"Updates to this chat will be in **{escape_markdown(lang)}** "
-                "where a translation exists."
-            )
-        ]
+            return [Outgoing(answers.not_subscribed(q.t))]
+        await self.store.set_language(q.msg.platform, q.msg.chat_id, lang)
+        return [Outgoing(answers.language_set(texts(lang)))]
 
-    async def cmd_help(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        return [Outgoing(answers.help_text(sorted(self.extra)))]
+    async def cmd_help(self, q: Asked) -> list[Outgoing]:
+        return [Outgoing(answers.help_text(q.t))]
 
-    async def cmd_status(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
-        if not msg.is_bot_admin:
-            return [Outgoing(answers.admins_only())]
-        return [Outgoing(await self.status())]
+    async def cmd_status(self, q: Asked) -> list[Outgoing]:
+        if not q.msg.is_bot_admin:
+            return [Outgoing(answers.admins_only(q.t))]
+        return [Outgoing(await self.status(q.t))]

@@ -16,8 +16,9 @@ from datetime import date
 from bot.adapters.base import Outgoing
 from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.compose import correction_notice, item_message, revision, withdrawn_text
+from bot.compose import correction_notice, item_message, revision, untranslated, withdrawn_text
 from bot.delivery import Action, Composer, Edit, Send, TakeBack, Unsendable
+from bot.i18n import Texts, texts
 from bot.items import Item
 from bot.store import OutboxRow, RowKind, Store
 
@@ -38,12 +39,21 @@ class ItemComposers:
             RowKind.DELETE: self.delete,
         }
 
+    def _reader(self, row: OutboxRow) -> Texts:
+        return texts(row.language or self.catalog.default_lang)
+
     def _item(self, row: OutboxRow) -> Item:
         item = self.catalog.items.get(row.item_id)
         if item is None:
             withdrawn = row.item_id in self.catalog.withdrawn
             raise Unsendable("withdrawn" if withdrawn else "item-gone")
-        return item.in_language(row.language)
+        return item.in_language(self._reader(row).lang)
+
+    def _message(self, item: Item, t: Texts, corrected_on: date | None) -> Outgoing:
+        """The update for one reader, said to be untranslated where it is."""
+        text = item_message(item, t, corrected_on)
+        note = untranslated(item, t)
+        return Outgoing(f"{note}\n\n{text}" if note else text, protect_content=item.protect_content)
 
     def _today(self) -> date:
         return self.clock.now().astimezone(self.catalog.zone).date()
@@ -56,26 +66,25 @@ class ItemComposers:
         return found
 
     async def broadcast(self, row: OutboxRow) -> Action:
-        item = self._item(row)
-        text = item_message(item, self._today() if item.correction else None)
-        return Send(Outgoing(text, protect_content=item.protect_content), revision(item))
+        item, t = self._item(row), self._reader(row)
+        message = self._message(item, t, self._today() if item.correction else None)
+        return Send(message, revision(item, t))
 
     async def edit(self, row: OutboxRow) -> Action:
-        item = self._item(row)
+        item, t = self._item(row), self._reader(row)
         ids, standing = await self._standing(row)
-        current = revision(item)
+        current = revision(item, t)
         if standing == current:
             raise Unsendable("unchanged")  # an earlier edit row already brought it here
-        text = item_message(item, self._today())
-        message = Outgoing(text, protect_content=item.protect_content)
+        message = self._message(item, t, self._today())
         assert row.target_id is not None
         return Edit(message, ids, current, row.target_id)
 
     async def notice(self, row: OutboxRow) -> Action:
-        item = self._item(row)
+        item, t = self._item(row), self._reader(row)
         if not item.correction:
             raise Unsendable("superseded")  # the correction line is gone again
-        current = revision(item)
+        current = revision(item, t)
         if row.revision != current:
             # Overtaken by a later change: that change's own notice goes out if
             # this chat has one; if not (its edit already showed the latest
@@ -84,7 +93,7 @@ class ItemComposers:
             if await self.store.has_row(newer, row.platform, row.chat_id):
                 raise Unsendable("superseded")
         ids, _ = await self._standing(row)
-        text = correction_notice(item)
+        text = correction_notice(item, t)
         return Send(Outgoing(text, protect_content=item.protect_content, reply_to=ids[0]))
 
     async def delete(self, row: OutboxRow) -> Action:
@@ -92,9 +101,10 @@ class ItemComposers:
         if item is None:
             raise Unsendable("superseded")  # no longer withdrawn (or the file is gone)
         ids, _ = await self._standing(row)
-        local = item.in_language(row.language)
+        t = self._reader(row)
+        note = Outgoing(withdrawn_text(item.in_language(t.lang), t))
         assert row.target_id is not None
-        return TakeBack(ids, item.withdrawn or "", Outgoing(withdrawn_text(local)), row.target_id)
+        return TakeBack(ids, item.withdrawn or "", note, row.target_id)
 
 
 async def compose(table: Mapping[RowKind, Composer], row: OutboxRow) -> Action:

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from bot.catalog import Catalog
 from bot.compose import revision
+from bot.i18n import texts
 from bot.items import Item
 from bot.store import RowKind, Store
 from bot.store.followups import item_key
@@ -61,7 +62,9 @@ class Dispatcher:
         platforms: Sequence[str],
         max_age: timedelta,
         keep_records: timedelta = timedelta(days=30),
+        default_lang: str = "en",
     ) -> None:
+        self.default_lang = default_lang
         self.store = store
         self.platforms = list(platforms)
         self.max_age = max_age
@@ -99,6 +102,11 @@ class Dispatcher:
             key, item.id, variant, item.campaigns, self.platforms, now.timestamp(), chats, kind=kind
         )
 
+    def _revision(self, item: Item, lang: str | None) -> str:
+        """What a reader of `lang` (None: the default language) sees of `item` now."""
+        reader = lang or self.default_lang
+        return revision(item.in_language(reader), texts(reader))
+
     async def followups_due(self, catalog: Catalog, now: datetime) -> Followups:
         """Write the edit, notice and delete rows that sent items now need."""
         done = Followups()
@@ -120,10 +128,11 @@ class Dispatcher:
         stale: dict[str | None, int] = {}
         for lang, sent, chats in await self.store.sent_revisions(item.id):
             # Rows from before revisions were recorded say nothing: leave them.
-            if sent is not None and sent != revision(item.in_language(lang)):
+            if sent is not None and sent != self._revision(item, lang):
                 stale[lang] = stale.get(lang, 0) + chats
         for lang, chats in stale.items():
-            local = item.in_language(lang)
+            local = item.in_language(lang or self.default_lang)
+            current = self._revision(item, lang)
             kinds = [RowKind.EDIT] + ([RowKind.NOTICE] if local.correction else [])
             counts = dict.fromkeys(kinds, chats)
             if not dry_run:
@@ -132,7 +141,7 @@ class Dispatcher:
                         kind=kind,
                         item_id=item.id,
                         language=lang,
-                        revision=revision(local),
+                        revision=current,
                         platforms=self.platforms,
                         now=now.timestamp(),
                     )

@@ -137,6 +137,17 @@ class Place(_Strict):
         return datetime.combine(self.date or coordinated_day, self.time, ZoneInfo(self.timezone))
 
 
+class TranslatedPlace(_Strict):
+    """A place in a translation: its name and spot in the reader's language.
+    When and in which time zone come from the base file's place."""
+
+    city: str = Field(min_length=1)
+    where: str = Field(min_length=1)
+
+    def over(self, base: Place) -> Place:
+        return base.model_copy(update={"city": self.city, "where": self.where})
+
+
 class FrontMatter(_Strict):
     """The keys a base update file may have."""
 
@@ -164,7 +175,8 @@ class TranslationFrontMatter(_Strict):
 
     title: str = Field(min_length=1)
     addresses: list[Address] | None = None
-    places: list[Place] | None = None
+    # The base file's places, in order, with their names translated.
+    places: list[TranslatedPlace] | None = None
     correction: str | None = Field(default=None, min_length=1, max_length=500)
 
 
@@ -175,7 +187,7 @@ class Translation:
     title: str
     body: str
     addresses: tuple[Address, ...] | None
-    places: tuple[Place, ...] | None
+    places: tuple[TranslatedPlace, ...] | None
     correction: str | None = None
 
 
@@ -230,7 +242,11 @@ class Item:
             expires=self.expires,
             addresses=tr.addresses if tr.addresses is not None else self.addresses,
             starts=self.starts,
-            places=tr.places if tr.places is not None else self.places,
+            places=(
+                tuple(mine.over(base) for mine, base in zip(tr.places, self.places, strict=True))
+                if tr.places is not None
+                else self.places
+            ),
             remind=self.remind,
             correction=tr.correction if tr.correction is not None else self.correction,
             withdrawn=self.withdrawn,

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.compose import local_time, places_list, until
+from bot.compose import places_list
 from bot.durations import format_duration
+from bot.i18n import Texts
 from bot.items import Item, Kind
-from bot.render import escape_markdown as esc
 
 # A reminder sent later than this after its moment says it is late.
 GRACE = timedelta(minutes=5)
@@ -155,24 +155,33 @@ def is_current(item: Item, message_key: str, now: datetime) -> bool:
     )
 
 
-def reminder_text(item: Item, now: datetime, *, late: bool) -> str:
+def reminder_text(item: Item, t: Texts, now: datetime, *, late: bool) -> str:
     assert item.starts is not None
     parts = [
-        f"**Reminder: {esc(item.title)}**",
-        f"Starts {until(item.starts - now)}: {esc(local_time(item.starts))}.",
+        "**" + t.md("Reminder: {title}", title=item.title) + "**",
+        t.md(
+            "Starts {when}: {moment}.",
+            when=t.until(item.starts - now),
+            moment=t.moment(item.starts),
+        ),
     ]
     if late:
-        parts.append("_This reminder is late: the bot was offline when it was due._")
-    parts.append(places_list(item, now))
+        parts.append(
+            "_" + t.md("This reminder is late: the bot was offline when it was due.") + "_"
+        )
+    parts.append(places_list(item, t, now))
     return "\n\n".join(p for p in parts if p)
 
 
-def changed_text(item: Item, now: datetime) -> str:
+def changed_text(item: Item, t: Texts, now: datetime) -> str:
     assert item.starts is not None
     parts = [
-        f"**Date changed: {esc(item.title)}**",
-        f"The picket you were reminded of has moved. It now starts {until(item.starts - now)}: "
-        f"{esc(local_time(item.starts))}.",
-        places_list(item, now),
+        "**" + t.md("Date changed: {title}", title=item.title) + "**",
+        t.md(
+            "The picket you were reminded of has moved. It now starts {when}: {moment}.",
+            when=t.until(item.starts - now),
+            moment=t.moment(item.starts),
+        ),
+        places_list(item, t, now),
     ]
     return "\n\n".join(p for p in parts if p)

@@ -26,6 +26,7 @@ from bot.catalog import Catalog, Changes
 from bot.clock import Clock
 from bot.delivery import Action, Composer, Send, Unsendable
 from bot.dispatcher import Dispatcher
+from bot.i18n import Texts, spoken, texts
 from bot.items import Item, Kind
 from bot.store import OutboxRow, RowKind, Store
 
@@ -181,7 +182,7 @@ class PicketScheduler:
                 log.info("picket moved picket=%s notified=%d", item.id, count)
                 self.wake()
 
-    def _current(self, row: OutboxRow) -> tuple[Item, datetime]:
+    def _current(self, row: OutboxRow) -> tuple[Item, Texts, datetime]:
         item = self.catalog.items.get(row.item_id)
         now = self.clock.now()
         if item is None:
@@ -190,19 +191,22 @@ class PicketScheduler:
         if not reminders.is_current(item, row.message_key, now):
             # Moved or already begun: a newer reminder or notice covers it.
             raise Unsendable("stale-reminder")
-        return item.in_language(row.language), now
+        t = texts(row.language or self.catalog.default_lang)
+        return item.in_language(t.lang), t, now
 
     async def compose_reminder(self, row: OutboxRow) -> Action:
-        item, now = self._current(row)
+        item, t, now = self._current(row)
         late = row.variant.endswith(":late")
-        text = reminders.reminder_text(item, now, late=late)
+        text = reminders.reminder_text(item, t, now, late=late)
         return Send(Outgoing(text, protect_content=item.protect_content))
 
     async def compose_changed(self, row: OutboxRow) -> Action:
-        item, now = self._current(row)
-        text = reminders.changed_text(item, now)
+        item, t, now = self._current(row)
+        text = reminders.changed_text(item, t, now)
         return Send(Outgoing(text, protect_content=item.protect_content))
 
     async def cmd_calendar(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
         """/calendar: the pickets as an .ics document."""
-        return [calendar_message(self.catalog.items.values(), self.clock.now())]
+        sub = await self.store.subscription(msg.platform, msg.chat_id)
+        lang = (sub.language if sub else None) or spoken(msg.language) or self.catalog.default_lang
+        return [calendar_message(self.catalog.items.values(), self.clock.now(), texts(lang))]

@@ -355,8 +355,10 @@ class FakeTelegram:
         return True
 
     async def _set_my_commands(self, params: JSON) -> bool:
-        scope = parsed_field(params.get("scope") or {"type": "default"})
-        self.commands[json.dumps(scope, sort_keys=True)] = list(parsed_field(params["commands"]))
+        scope = json.dumps(parsed_field(params.get("scope") or {"type": "default"}), sort_keys=True)
+        language = params.get("language_code")
+        key = f"{scope}:{language}" if language else scope  # one menu per scope and language
+        self.commands[key] = list(parsed_field(params["commands"]))
         return True
 
     def _chat(self, value: Any) -> FakeChat:

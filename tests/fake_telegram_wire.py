@@ -91,11 +91,14 @@ class FakeUser:
     id: int
     first_name: str = "Supporter"
     username: str | None = None
+    language_code: str | None = None  # the user's client language, as Telegram sends it
 
     def json(self) -> JSON:
         out: JSON = {"id": self.id, "is_bot": False, "first_name": self.first_name}
         if self.username:
             out["username"] = self.username
+        if self.language_code:
+            out["language_code"] = self.language_code
         return out
 
 

@@ -75,7 +75,7 @@ async def test_dropped_file_is_broadcast_while_running(tmp_path: Path) -> None:
             "Meet at the embassy at noon.\n"
         )
         seen = await read_until(proc, "Meet at the embassy at noon.")
-        assert "── update ──\nPickets called for Saturday" in seen
+        assert "── ✉ ──\nPickets called for Saturday" in seen
         # A broken file is reported to the console admin, not sent.
         (tmp_path / "updates" / "broken.md").write_text("---\nkind: news\n---\nNo title.\n")
         seen = await read_until(proc, "updates/broken.md:1: title: is required but missing")

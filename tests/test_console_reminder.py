@@ -82,7 +82,7 @@ async def test_console_bot_prints_the_reminder_on_time(tmp_path: Path) -> None:
                 message.append(line.decode())
             text = "".join(message)
             assert "Starts in 1 minute" in text
-            assert "Europe/Berlin" in text
+            assert "Berlin: Botschaft" in text and "(UTC+01:00)" in text
             assert "reminder is late" not in text
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), timeout=15) == 0

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.compose import until
+from bot.i18n import texts
 from bot.items import Item, Kind, Place
 from bot.reminders import (
     Reminder,
@@ -180,7 +180,7 @@ def test_a_queued_reminder_is_stale_after_a_move_or_the_start() -> None:
     ],
 )
 def test_in_n_days_or_hours(delta: timedelta, text: str) -> None:
-    assert until(delta) == text
+    assert texts("en").until(delta) == text
 
 
 def test_reminder_text_shows_each_place_in_its_own_zone_across_the_date_line() -> None:
@@ -193,18 +193,18 @@ def test_reminder_text_shows_each_place_in_its_own_zone_across_the_date_line() -
             place("Almaty", "Asia/Almaty", "22:00"),
         ),
     )
-    text = "\n".join(to_plain(reminder_text(item, utc(2027, 3, 12, 17), late=False)))
+    text = "\n".join(to_plain(reminder_text(item, texts("en"), utc(2027, 3, 12, 17), late=False)))
     assert "Reminder: Day of pickets" in text
     assert "Starts in 24 hours" in text
-    assert "Sat 13 Mar 2027, 12:00 (UTC-05:00), America/New_York" in text
-    assert "Sun 14 Mar 2027, 06:00 (UTC+13:00), Pacific/Auckland" in text
-    assert "Sat 13 Mar 2027, 22:00 (UTC+05:00), Asia/Almaty" in text
+    assert "New York: Embassy, Sat, March 13, 2027, 12:00 (UTC-05:00)" in text
+    assert "Auckland: Embassy, Sun, March 14, 2027, 06:00 (UTC+13:00)" in text
+    assert "Almaty: Embassy, Sat, March 13, 2027, 22:00 (UTC+05:00)" in text
     assert "reminder is late" not in text
     assert stamp(item.place_starts()[1][1]) == "20270313T170000Z"
 
 
 def test_a_late_reminder_says_so() -> None:
     item = picket(utc(2027, 3, 6, 7), places=(place("Berlin", "Europe/Berlin"),))
-    text = "\n".join(to_plain(reminder_text(item, utc(2027, 3, 6, 5), late=True)))
+    text = "\n".join(to_plain(reminder_text(item, texts("en"), utc(2027, 3, 6, 5), late=True)))
     assert "Starts in 2 hours" in text
     assert "reminder is late" in text

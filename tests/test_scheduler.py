@@ -101,7 +101,7 @@ async def fire(app: App) -> None:
             "{city: Berlin, where: Botschaft, time: '12:00', timezone: Europe/Berlin}",
             utc(2027, 3, 27, 10),
             utc(2027, 3, 28, 7),
-            "Sun 28 Mar 2027, 12:00 (UTC+02:00), Europe/Berlin",
+            "Sun, March 28, 2027, 12:00 (UTC+02:00)",
         ),
         (
             "America/New_York",
@@ -109,7 +109,7 @@ async def fire(app: App) -> None:
             "{city: New York, where: Consulate, time: '12:00', timezone: America/New_York}",
             utc(2027, 3, 13, 16),
             utc(2027, 3, 14, 13),
-            "Sun 14 Mar 2027, 12:00 (UTC-04:00), America/New_York",
+            "Sun, March 14, 2027, 12:00 (UTC-04:00)",
         ),
         (
             "Pacific/Auckland",
@@ -117,7 +117,7 @@ async def fire(app: App) -> None:
             "{city: Auckland, where: Aotea Square, time: '12:00', timezone: Pacific/Auckland}",
             utc(2027, 4, 3, 0),
             utc(2027, 4, 3, 21),
-            "Sun 4 Apr 2027, 12:00 (UTC+12:00), Pacific/Auckland",
+            "Sun, April 4, 2027, 12:00 (UTC+12:00)",
         ),
         (
             "Asia/Almaty",
@@ -125,7 +125,7 @@ async def fire(app: App) -> None:
             "{city: Almaty, where: Akimat, time: '12:00', timezone: Asia/Almaty}",
             utc(2027, 3, 27, 7),
             utc(2027, 3, 28, 4),
-            "Sun 28 Mar 2027, 12:00 (UTC+05:00), Asia/Almaty",
+            "Sun, March 28, 2027, 12:00 (UTC+05:00)",
         ),
     ],
 )
@@ -239,7 +239,7 @@ async def test_editing_the_date_reschedules_and_tells_those_already_reminded(
         assert await app.drain(timeout=10)
         notices = texts(recorder, "Date changed:")
         assert [chat for chat, _ in notices] == ["100"]
-        assert "Sat 13 Mar 2027, 12:00 (UTC+01:00), Europe/Berlin" in notices[0][1]
+        assert "Berlin: Embassy, Sat, March 13, 2027, 12:00 (UTC+01:00)" in notices[0][1]
         assert "in 8 days" in notices[0][1]
         assert sorted(scheduler_of(app).jobs()) == [
             "reminder:day:1d@20270313T070000Z",
@@ -253,7 +253,7 @@ async def test_editing_the_date_reschedules_and_tells_those_already_reminded(
         await fire(app)
         new = reminders(recorder)[1:]
         assert sorted(chat for chat, _ in new) == ["100", "300"]
-        assert all("Sat 13 Mar 2027" in text for _, text in new)
+        assert all("Sat, March 13, 2027" in text for _, text in new)
         # Reloading again does not repeat the notice.
         await app.reload()
         write_picket(tmp_path, "2027-03-13T12:00:00+05:00", remind="[1d, 3h, 2h]")
@@ -289,7 +289,7 @@ async def test_pickets_command_lists_each_place_in_local_time(tmp_path: Path) ->
         )
         text = plain(answer[0].markdown)
         assert "Day of pickets" in text
-        assert "Sun 14 Mar 2027, 06:00 (UTC+13:00), Pacific/Auckland (in 3 days)" in text
+        assert "Auckland: Aotea Square, Sun, March 14, 2027, 06:00 (UTC+13:00) (in 3 days)" in text
 
 
 async def test_store_remembers_reminded_chats_and_first_sightings(store: Store) -> None:

@@ -7,6 +7,7 @@ is handled the way the delivery promise says."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
@@ -193,3 +194,21 @@ async def test_status_is_for_configured_admins(fake: FakeTelegram, app: App) -> 
     assert "admin" in (await command(fake, 5501, "/status")).lower()
     status = await command(fake, ADMIN, "/status")
     assert "subscri" in status.lower()
+
+
+async def test_a_german_client_gets_german_from_start_and_a_german_menu(
+    fake: FakeTelegram, app: App
+) -> None:
+    chat = fake.private_chat(777)
+    before = len(fake.sent_to(777))
+    fake.inject_message(chat, "/start", FakeUser(777, language_code="de"))
+    await eventually(lambda: len(fake.sent_to(777)) > before)
+    welcome = fake.sent_to(777)[before].text
+    assert "Willkommen." in welcome and "Welcome" not in welcome
+    pickets = await command(fake, 777, "/pickets")  # the chat keeps its language
+    assert re.search(r"\b(Mo|Di|Mi|Do|Fr|Sa|So)\., \d+\. ", pickets), pickets
+    menu = {c["command"]: c["description"] for c in fake.commands['{"type": "default"}:de']}
+    assert menu["help"] != "this list" and "start" in menu
+    english = {c["command"]: c["description"] for c in fake.commands['{"type": "default"}']}
+    assert english["help"] == "this list"
+    assert {'{"type": "default"}:ru', '{"type": "default"}:kk'} <= set(fake.commands)

@@ -50,6 +50,9 @@ class Incoming:
     # The sender is one of the operator's configured admins (telegram.admins /
     # matrix.admins); only they may use /status.
     is_bot_admin: bool
+    # The sender's client language (Telegram's `language_code`), if known:
+    # it picks the bot's language at a chat's first contact.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,9 @@ from bot.render import to_plain
 CHAT_ID = "local"
 
 
+UPDATE, NOTICE, CORRECTED, WITHDRAWN = "── ✉ ──", "── ↩ ──", "── ✎ ──", "── ✕ ──"
+
+
 class ConsoleAdapter:
     platform = "console"
     max_in_flight = 1
@@ -85,17 +88,18 @@ class ConsoleAdapter:
         self._print("")
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
-        self._show(message, header="── update ──" if message.reply_to is None else "── notice ──")
+        # Symbols, not words: the console shows every language the bot speaks.
+        self._show(message, header=UPDATE if message.reply_to is None else NOTICE)
         return [CHAT_ID]
 
     async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
-        self._show(message, header="── corrected ──")
+        self._show(message, header=CORRECTED)
         return list(message_ids)
 
     async def take_back(
         self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
     ) -> None:
-        self._show(fallback, header="── withdrawn ──")
+        self._show(fallback, header=WITHDRAWN)
 
     async def stop_receiving(self) -> None:
         if self._task is not None:

@@ -40,7 +40,9 @@ from bot.adapters.telegram_incoming import Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
+from bot.answers import COMMANDS
 from bot.config import TelegramConfig
+from bot.i18n import LANGUAGES, N_, texts
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +51,19 @@ log = logging.getLogger(__name__)
 # reads RetryAfter either way (telegram_errors.retry_after_seconds).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Subscribe this chat to the campaign's news"),
-    ("latest", "The last few updates"),
-    ("appeals", "Appeals that are still open"),
-    ("address", "Where to send messages of solidarity"),
-    ("pickets", "Upcoming pickets, with local times"),
-    ("subscribe", "Receive one or more campaigns"),
-    ("unsubscribe", "Stop receiving one or more campaigns"),
-    ("campaigns", "The campaigns you can follow"),
-    ("language", "Choose the language of updates"),
-    ("stop", "Stop receiving updates in this chat"),
-    ("forget", "Delete everything stored about this chat"),
-    ("help", "What this bot can do"),
-)
-ADMIN_COMMANDS = (*COMMANDS, ("status", "Subscribers, queue and problems"))
+Menu = list[tuple[str, str]]
+STATUS = N_("subscribers, queue and problems")
+
+
+def menu(lang: str, *, admin: bool = False) -> Menu:
+    """The command menu in one language: answers.COMMANDS, plus /status for admins."""
+    t = texts(lang)
+    entries = [(name, t._(what)[:256]) for name, _args, what in COMMANDS]
+    if admin:
+        entries.append(("status", t._("subscribers, queue and problems")))
+    return entries
+
+
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 ADMIN_STATUSES = ("creator", "administrator")
 
@@ -84,15 +84,13 @@ class TelegramAdapter:
         config: TelegramConfig,
         *,
         request: BaseRequest | None = None,
-        commands: tuple[tuple[str, str], ...] = COMMANDS,
-        admin_commands: tuple[tuple[str, str], ...] = ADMIN_COMMANDS,
+        default_language: str = "en",
         poll_timeout: float = 10.0,
         member_cache_seconds: float = 60.0,
     ) -> None:
         self.config = config
         self._request = request
-        self._commands = commands
-        self._admin_commands = admin_commands
+        self._default_language = default_language
         self._poll_timeout = poll_timeout
         self._member_cache_seconds = member_cache_seconds
         self._admins = set(config.admins)
@@ -195,12 +193,19 @@ class TelegramAdapter:
         log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
 
     async def _set_commands(self) -> None:
+        """The menu in the default language, one per other language (Telegram
+        shows users the one for their client language), and admins' own."""
         bot = self._bot()
-        await bot.set_my_commands([BotCommand(n, d) for n, d in self._commands])
+        default = self._default_language
+        await bot.set_my_commands([BotCommand(n, d) for n, d in menu(default)])
+        for lang in LANGUAGES:
+            if lang != default:
+                commands = [BotCommand(n, d) for n, d in menu(lang)]
+                await bot.set_my_commands(commands, language_code=lang)
         for admin in self._admins:
             try:
                 await bot.set_my_commands(
-                    [BotCommand(n, d) for n, d in self._admin_commands],
+                    [BotCommand(n, d) for n, d in menu(default, admin=True)],
                     scope=BotCommandScopeChat(admin),
                 )
             except TelegramError as exc:  # an admin who never opened a chat with the bot
@@ -264,6 +269,7 @@ class TelegramAdapter:
                     text=got.text,
                     may_manage=await self._may_manage(got),
                     is_bot_admin=got.user_id in self._admins,
+                    language=got.language,
                 )
                 assert self._on_command is not None
                 for answer in await self._on_command(incoming):

@@ -30,6 +30,8 @@ class Received:
     user_id: int | None  # None for channel posts and anonymous group admins
     # Posted by an anonymous admin of the group itself (sender_chat is the group).
     anonymous_admin: bool
+    # The sender's client language (`language_code`), if Telegram told it.
+    language: str | None = None
 
 
 def normalise_command(text: str, bot_username: str) -> str | None:
@@ -75,7 +77,8 @@ def received(update: Update, bot_username: str) -> Received | None:
     elif kind is not ChatKind.PRIVATE:
         return None
     user_id = None if user is None or anonymous_admin else user.id
-    return Received(str(chat.id), kind, text, user_id, anonymous_admin)
+    language = user.language_code if user is not None and not anonymous_admin else None
+    return Received(str(chat.id), kind, text, user_id, anonymous_admin, language)
 
 
 def removed_from(update: Update) -> str | None:
