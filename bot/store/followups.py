@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.schema import outbox
@@ -85,8 +85,28 @@ class FollowupsMixin:
             outbox.c.revision.is_not(None),
             outbox.c.revision != revision,
         ]
+        key = literal(f"{kind}:{item_id}:{revision}")
+        return await self._insert_from(key, kind, literal(revision), where, now)
+
+    async def enqueue_deletes(self, item_id: str, platforms: Sequence[str], now: float) -> int:
+        """One delete row per message of the item still standing in a chat."""
+        key = literal(f"delete:{item_id}:") + cast(outbox.c.id, String)
+        where = [
+            outbox.c.item_id == item_id,
+            outbox.c.state == "sent",
+            outbox.c.kind.in_(TAKEN_BACK),
+            outbox.c.message_ids.is_not(None),
+            outbox.c.message_ids != "",
+            outbox.c.platform.in_(list(platforms)),
+        ]
+        return await self._insert_from(key, "delete", literal(None, String), where, now)
+
+    async def _insert_from(
+        self, key: Any, kind: str, revision: Any, where: list[Any], now: float
+    ) -> int:
+        """One `kind` row per sent row matching `where`, aimed at that row."""
         source = select(
-            literal(f"{kind}:{item_id}:{revision}"),
+            key,
             outbox.c.item_id,
             literal(""),
             literal(kind),
@@ -97,40 +117,9 @@ class FollowupsMixin:
             literal(0),
             literal(now),
             literal(now),
-            literal(revision),
+            revision,
             outbox.c.id,
         ).where(*where)
-        return await self._insert_from(source)
-
-    async def enqueue_deletes(self, item_id: str, platforms: Sequence[str], now: float) -> int:
-        """One delete row per message of the item still standing in a chat."""
-        source = select(
-            literal(f"delete:{item_id}:") + cast(outbox.c.id, String),
-            outbox.c.item_id,
-            literal(""),
-            literal("delete"),
-            outbox.c.platform,
-            outbox.c.chat_id,
-            outbox.c.language,
-            literal("queued"),
-            literal(0),
-            literal(now),
-            literal(now),
-            literal(None, String),
-            outbox.c.id,
-        ).where(
-            and_(
-                outbox.c.item_id == item_id,
-                outbox.c.state == "sent",
-                outbox.c.kind.in_(TAKEN_BACK),
-                outbox.c.message_ids.is_not(None),
-                outbox.c.message_ids != "",
-                outbox.c.platform.in_(list(platforms)),
-            )
-        )
-        return await self._insert_from(source)
-
-    async def _insert_from(self, source: Any) -> int:
         insert = (
             self._insert(outbox)
             .from_select(

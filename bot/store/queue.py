@@ -69,31 +69,21 @@ class QueueMixin:
         A row missing from the answer was taken over (its lease had run out and
         another worker claimed it) or finished elsewhere: its holder must not
         send it."""
-        if not row_ids:
-            return set()
-        held: set[int] = set()
-        ids = list(row_ids)
-        async with self.engine.begin() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                result = await conn.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.id.in_(ids[start : start + _CHUNK]),
-                        outbox.c.state == "sending",
-                        outbox.c.claimed_by == owner,
-                    )
-                    .values(leased_until=until)
-                    .returning(outbox.c.id)
-                )
-                held.update(result.scalars())
-        return held
+        return await self._update_held(owner, row_ids, {"leased_until": until})
 
     async def give_back(self, owner: str, row_ids: Collection[int]) -> int:
         """Return rows `owner` claimed but did not send to the queue, due at once."""
-        if not row_ids:
-            return 0
+        back = {"state": "queued", "leased_until": None, "claimed_by": None}
+        return len(await self._update_held(owner, row_ids, back))
+
+    async def _update_held(
+        self, owner: str, row_ids: Collection[int], values: dict[str, Any]
+    ) -> set[int]:
+        """Update the rows of `row_ids` that `owner` still holds; return their ids."""
+        done: set[int] = set()
         ids = list(row_ids)
-        count = 0
+        if not ids:
+            return done
         async with self.engine.begin() as conn:
             for start in range(0, len(ids), _CHUNK):
                 result = await conn.execute(
@@ -103,10 +93,11 @@ class QueueMixin:
                         outbox.c.state == "sending",
                         outbox.c.claimed_by == owner,
                     )
-                    .values(state="queued", leased_until=None, claimed_by=None)
+                    .values(**values)
+                    .returning(outbox.c.id)
                 )
-                count += max(result.rowcount, 0)
-        return count
+                done.update(result.scalars())
+        return done
 
     async def release_leases(self, platform: str) -> int:
         """Give back every lease of a platform (one process owns it: a restart)."""
