@@ -225,11 +225,14 @@ class DeliveryWorker:
 
     async def _claim(self) -> bool:
         most = self.adapter.max_in_flight
-        free = min(most - len(self._held), self.batch)
+        # Slots are for sends under way: a row whose outcome only waits for the
+        # next write does not hold one.
+        in_flight = len(self._held) - len(self._outcomes)
+        free = min(most - in_flight, self.batch)
         # Claim in batches once a quarter of the slots is free, not a row per
         # freed slot: each claim is a database round trip (and, on Matrix, CPU
         # the homeserver on the same machine could use).
-        if free <= 0 or self._stopping or (self._held and free < max(1, most // 4)):
+        if free <= 0 or self._stopping or (in_flight and free < max(1, most // 4)):
             return False
         now = self.clock.now().timestamp()
         rows = [
