@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 
-from bot.i18n import Texts
+from bot.i18n import Texts, texts
 from bot.items import Address, Item, Kind
 from bot.render import escape_markdown
 
@@ -31,6 +31,14 @@ def address_block(address: Address) -> str:
     if address.note:
         lines.append(escape_markdown(address.note))
     return "\n\n".join(lines)
+
+
+def as_read(item: Item, lang: str | None, default: str) -> tuple[Item, Texts]:
+    """The item as a reader of `lang` (None: the default language) gets it:
+    its translation in that language if there is one, and the bot's words
+    for that reader. What is sent and what corrections compare both use it."""
+    reader = lang or default
+    return item.in_language(reader), texts(reader)
 
 
 def places_list(item: Item, t: Texts, now: datetime | None = None) -> str:

@@ -16,9 +16,16 @@ from datetime import date
 from bot.adapters.base import Outgoing
 from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.compose import correction_notice, item_message, revision, untranslated, withdrawn_text
+from bot.compose import (
+    as_read,
+    correction_notice,
+    item_message,
+    revision,
+    untranslated,
+    withdrawn_text,
+)
 from bot.delivery import Action, Composer, Edit, Send, TakeBack, Unsendable
-from bot.i18n import Texts, texts
+from bot.i18n import Texts
 from bot.items import Item
 from bot.store import OutboxRow, RowKind, Store
 
@@ -39,15 +46,13 @@ class ItemComposers:
             RowKind.DELETE: self.delete,
         }
 
-    def _reader(self, row: OutboxRow) -> Texts:
-        return texts(row.language or self.catalog.default_lang)
-
-    def _item(self, row: OutboxRow) -> Item:
+    def _read(self, row: OutboxRow) -> tuple[Item, Texts]:
+        """The row's item as its reader gets it, and the reader's words."""
         item = self.catalog.items.get(row.item_id)
         if item is None:
             withdrawn = row.item_id in self.catalog.withdrawn
             raise Unsendable("withdrawn" if withdrawn else "item-gone")
-        return item.in_language(self._reader(row).lang)
+        return as_read(item, row.language, self.catalog.default_lang)
 
     def _message(self, item: Item, t: Texts, corrected_on: date | None) -> Outgoing:
         """The update for one reader, said to be untranslated where it is."""
@@ -66,12 +71,12 @@ class ItemComposers:
         return found
 
     async def broadcast(self, row: OutboxRow) -> Action:
-        item, t = self._item(row), self._reader(row)
+        item, t = self._read(row)
         message = self._message(item, t, self._today() if item.correction else None)
         return Send(message, revision(item, t))
 
     async def edit(self, row: OutboxRow) -> Action:
-        item, t = self._item(row), self._reader(row)
+        item, t = self._read(row)
         ids, standing = await self._standing(row)
         current = revision(item, t)
         if standing == current:
@@ -81,7 +86,7 @@ class ItemComposers:
         return Edit(message, ids, current, row.target_id)
 
     async def notice(self, row: OutboxRow) -> Action:
-        item, t = self._item(row), self._reader(row)
+        item, t = self._read(row)
         if not item.correction:
             raise Unsendable("superseded")  # the correction line is gone again
         current = revision(item, t)
@@ -101,8 +106,8 @@ class ItemComposers:
         if item is None:
             raise Unsendable("superseded")  # no longer withdrawn (or the file is gone)
         ids, _ = await self._standing(row)
-        t = self._reader(row)
-        note = Outgoing(withdrawn_text(item.in_language(t.lang), t))
+        local, t = as_read(item, row.language, self.catalog.default_lang)
+        note = Outgoing(withdrawn_text(local, t))
         assert row.target_id is not None
         return TakeBack(ids, item.withdrawn or "", note, row.target_id)
 

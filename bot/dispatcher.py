@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.catalog import Catalog
-from bot.compose import revision
-from bot.i18n import texts
+from bot.compose import as_read, revision
 from bot.items import Item
 from bot.store import RowKind, Store
 from bot.store.followups import item_key
@@ -102,11 +101,6 @@ class Dispatcher:
             key, item.id, variant, item.campaigns, self.platforms, now.timestamp(), chats, kind=kind
         )
 
-    def _revision(self, item: Item, lang: str | None) -> str:
-        """What a reader of `lang` (None: the default language) sees of `item` now."""
-        reader = lang or self.default_lang
-        return revision(item.in_language(reader), texts(reader))
-
     async def followups_due(self, catalog: Catalog, now: datetime) -> Followups:
         """Write the edit, notice and delete rows that sent items now need."""
         done = Followups()
@@ -125,14 +119,19 @@ class Dispatcher:
         """Edit rows (and notices, with `correction:`) for the chats whose
         copy of `item` is not the current text; with `dry_run`, only count."""
         done = Followups()
-        stale: dict[str | None, int] = {}
+        # language -> (what its readers get now, its revision, chats with another)
+        stale: dict[str | None, tuple[Item, str, int]] = {}
         for lang, sent, chats in await self.store.sent_revisions(item.id):
+            if lang not in stale:
+                local, t = as_read(item, lang, self.default_lang)
+                stale[lang] = (local, revision(local, t), 0)
+            local, current, behind = stale[lang]
             # Rows from before revisions were recorded say nothing: leave them.
-            if sent is not None and sent != self._revision(item, lang):
-                stale[lang] = stale.get(lang, 0) + chats
-        for lang, chats in stale.items():
-            local = item.in_language(lang or self.default_lang)
-            current = self._revision(item, lang)
+            if sent is not None and sent != current:
+                stale[lang] = (local, current, behind + chats)
+        for lang, (local, current, chats) in stale.items():
+            if not chats:
+                continue
             kinds = [RowKind.EDIT] + ([RowKind.NOTICE] if local.correction else [])
             counts = dict.fromkeys(kinds, chats)
             if not dry_run:
