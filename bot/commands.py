@@ -56,7 +56,7 @@ class Asked:
     t: Texts
 
 
-Extra = Callable[[Incoming, tuple[str, ...]], Awaitable[list[Outgoing]]]
+Extra = Callable[["Asked"], Awaitable[list[Outgoing]]]
 
 
 class Commands:
@@ -101,10 +101,11 @@ class Commands:
         if parsed.name in MANAGING and not msg.may_manage:
             return [Outgoing(answers.needs_admin(t, msg.platform))]
         log.info("command platform=%s name=%s", msg.platform, parsed.name)
+        asked = Asked(msg, parsed.args, lang, t)
         if extra is not None:
-            return await extra(msg, parsed.args)
+            return await extra(asked)
         assert handler is not None
-        result: list[Outgoing] = await handler(Asked(msg, parsed.args, lang, t))
+        result: list[Outgoing] = await handler(asked)
         return result
 
     def _unknown_campaigns(self, names: tuple[str, ...]) -> list[str]:

@@ -20,13 +20,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot import reminders
-from bot.adapters.base import Incoming, Outgoing
+from bot.adapters.base import Outgoing
 from bot.calendar_ics import calendar_message
 from bot.catalog import Catalog, Changes
 from bot.clock import Clock
+from bot.commands import Asked, Extra
+from bot.compose import as_read
 from bot.delivery import Action, Composer, Send, Unsendable
 from bot.dispatcher import Dispatcher
-from bot.i18n import Texts, spoken, texts
+from bot.i18n import Texts
 from bot.items import Item, Kind
 from bot.store import OutboxRow, RowKind, Store
 
@@ -35,7 +37,6 @@ log = logging.getLogger(__name__)
 SEEN_PREFIX = "reminders:seen:"
 
 ReloadHook = Callable[[Changes], Awaitable[None]]
-Extra = Callable[[Incoming, tuple[str, ...]], Awaitable[list[Outgoing]]]
 
 
 class PicketScheduler:
@@ -191,8 +192,8 @@ class PicketScheduler:
         if not reminders.is_current(item, row.message_key, now):
             # Moved or already begun: a newer reminder or notice covers it.
             raise Unsendable("stale-reminder")
-        t = texts(row.language or self.catalog.default_lang)
-        return item.in_language(t.lang), t, now
+        local, t = as_read(item, row.language, self.catalog.default_lang)
+        return local, t, now
 
     async def compose_reminder(self, row: OutboxRow) -> Action:
         item, t, now = self._current(row)
@@ -205,8 +206,6 @@ class PicketScheduler:
         text = reminders.changed_text(item, t, now)
         return Send(Outgoing(text, protect_content=item.protect_content))
 
-    async def cmd_calendar(self, msg: Incoming, args: tuple[str, ...]) -> list[Outgoing]:
+    async def cmd_calendar(self, q: Asked) -> list[Outgoing]:
         """/calendar: the pickets as an .ics document."""
-        sub = await self.store.subscription(msg.platform, msg.chat_id)
-        lang = (sub.language if sub else None) or spoken(msg.language) or self.catalog.default_lang
-        return [calendar_message(self.catalog.items.values(), self.clock.now(), texts(lang))]
+        return [calendar_message(self.catalog.items.values(), self.clock.now(), q.t)]
