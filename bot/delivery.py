@@ -211,11 +211,7 @@ class DeliveryWorker:
                     next_renewal = loop.time() + renew_every
                 claimed = await self._claim()
             except Exception as exc:  # the database is away: keep what we hold, try again
-                log.warning(
-                    "delivery store unavailable platform=%s error=%s; retrying",
-                    self.platform,
-                    type(exc).__name__,
-                )
+                self._store_away(exc)
                 claimed = False
             if claimed:
                 continue
@@ -270,11 +266,7 @@ class DeliveryWorker:
                     try:
                         await self._flush()
                     except Exception as exc:
-                        log.warning(
-                            "delivery store unavailable platform=%s error=%s",
-                            self.platform,
-                            type(exc).__name__,
-                        )
+                        self._store_away(exc)
                 await self._send_one(row, queue)
                 self.wake()
         finally:
@@ -384,6 +376,13 @@ class DeliveryWorker:
             raise
         for row_id in out.row_ids():
             self._held.pop(row_id, None)
+
+    def _store_away(self, exc: Exception) -> None:
+        log.warning(
+            "delivery store unavailable platform=%s error=%s; retrying",
+            self.platform,
+            type(exc).__name__,
+        )
 
     async def _renew(self) -> None:
         """Extend the leases of rows still waiting; drop the ones that were lost."""
