@@ -18,7 +18,7 @@ from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.i18n import Texts, spoken, texts
 from bot.items import Item
-from bot.store import Store
+from bot.store import Store, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,12 @@ StatusSource = Callable[[Texts], Awaitable[str]]
 
 @dataclass(frozen=True)
 class Asked:
-    """A command to answer: the message, its arguments, the reader's language."""
+    """A command to answer: the message, its arguments, what the chat receives
+    (as it was when the command came), the reader's language."""
 
     msg: Incoming
     args: tuple[str, ...]
+    sub: Subscription | None
     lang: str
     t: Texts
 
@@ -79,16 +81,17 @@ class Commands:
     def now(self) -> datetime:
         return self.clock.now()
 
-    async def _reader(self, msg: Incoming) -> tuple[str, Texts]:
-        """The chat's language: chosen with /language, else the person's client
-        language (Telegram tells it) if the bot speaks it, else the config's."""
+    async def _reader(self, msg: Incoming) -> tuple[Subscription | None, str, Texts]:
+        """The chat's subscription and language: chosen with /language, else the
+        person's client language (Telegram tells it) if the bot speaks it, else
+        the config's."""
         sub = await self.store.subscription(msg.platform, msg.chat_id)
         lang = (sub.language if sub else None) or spoken(msg.language) or self.default_lang
-        return lang, texts(lang)
+        return sub, lang, texts(lang)
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         """Answer one message; never raises for anything a person can type."""
-        lang, t = await self._reader(msg)
+        sub, lang, t = await self._reader(msg)
         parsed = parse(msg.text)
         if parsed is None:
             return [Outgoing(answers.not_a_command(t))] if msg.chat_kind == "private" else []
@@ -101,7 +104,7 @@ class Commands:
         if parsed.name in MANAGING and not msg.may_manage:
             return [Outgoing(answers.needs_admin(t, msg.platform))]
         log.info("command platform=%s name=%s", msg.platform, parsed.name)
-        asked = Asked(msg, parsed.args, lang, t)
+        asked = Asked(msg, parsed.args, sub, lang, t)
         if extra is not None:
             return await extra(asked)
         assert handler is not None
@@ -141,7 +144,7 @@ class Commands:
         if unknown:
             return [Outgoing(answers.unknown_campaigns(t, unknown, self.catalog.campaigns()))]
         names = [a.lower() for a in q.args]
-        sub = await self.store.subscription(msg.platform, msg.chat_id)
+        sub = q.sub
         if sub is None or not sub.active:
             return [Outgoing(answers.not_subscribed(t))]
         if sub.everything:
@@ -191,8 +194,7 @@ class Commands:
         return [Outgoing(answers.pickets(q.t, pickets, self.now()))]
 
     async def cmd_campaigns(self, q: Asked) -> list[Outgoing]:
-        sub = await self.store.subscription(q.msg.platform, q.msg.chat_id)
-        return [Outgoing(answers.campaigns(q.t, self.catalog.campaigns(), sub))]
+        return [Outgoing(answers.campaigns(q.t, self.catalog.campaigns(), q.sub))]
 
     async def cmd_language(self, q: Asked) -> list[Outgoing]:
         if not q.args:
@@ -200,8 +202,7 @@ class Commands:
         lang = q.args[0].lower()
         if len(q.args) != 1 or spoken(lang) != lang:
             return [Outgoing(answers.language_unknown(q.t, q.args[0]))]
-        sub = await self.store.subscription(q.msg.platform, q.msg.chat_id)
-        if sub is None:
+        if q.sub is None:
             return [Outgoing(answers.not_subscribed(q.t))]
         await self.store.set_language(q.msg.platform, q.msg.chat_id, lang)
         return [Outgoing(answers.language_set(texts(lang)))]
