@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.catalog import Catalog
+from bot.content.catalog import Catalog
 
 NEWS = """---
 kind: news

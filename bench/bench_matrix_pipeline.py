@@ -50,11 +50,11 @@ from nio import RoomSendResponse
 from nio.exceptions import LocalProtocolError, OlmUnverifiedDeviceError
 
 from bot.adapters.matrix_send import NETWORK_ERRORS, notice_content
-from bot.catalog import Catalog
-from bot.compose import item_message
 from bot.config import load_config
+from bot.content.catalog import Catalog
 from bot.i18n import texts
 from bot.render import to_matrix
+from bot.render.compose import item_message
 from bot.store import open_store
 from tests.matrix_client import MatrixTestUser
 from tests.synapse import SynapseServer, start_synapse

@@ -39,7 +39,7 @@ from sqlalchemy import text
 
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Outgoing
 from bot.clock import SystemClock
-from bot.delivery import Action, DeliveryWorker, Send
+from bot.delivery.worker import Action, DeliveryWorker, Send
 from bot.store import OutboxRow, Store, open_store
 
 ENQUEUE_TARGET_S = 10.0

@@ -12,23 +12,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot import answers
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
-from bot.catalog import Catalog, Changes
+from bot.chat import answers
+from bot.chat.commands import Commands
 from bot.clock import Clock, SystemClock
-from bot.commands import Commands
-from bot.composers import ItemComposers, compose
 from bot.config import Config
-from bot.delivery import Action, Backoff, Composer, DeliveryWorker
-from bot.dispatcher import Dispatcher, item_key
+from bot.content.catalog import Catalog, Changes
+from bot.content.watcher import watch_updates
+from bot.delivery.composers import ItemComposers, compose
+from bot.delivery.dispatcher import Dispatcher, item_key
+from bot.delivery.worker import Action, Backoff, Composer, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
+from bot.pickets.scheduler import PicketScheduler
 from bot.problems import Problem
-from bot.scheduler import PicketScheduler
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.store.owner import DatabaseOwner
-from bot.watcher import watch_updates
 
 log = logging.getLogger(__name__)
 

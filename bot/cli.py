@@ -17,18 +17,18 @@ from pathlib import Path
 
 from bot.adapters.base import AdapterStartError
 from bot.app import App
-from bot.calendar_ics import calendar_bytes
-from bot.catalog import Catalog
 from bot.clock import SystemClock
-from bot.compose import item_message
 from bot.config import Config, ConfigError, config_path_from, load_config
-from bot.dispatcher import Dispatcher
+from bot.content.catalog import Catalog
+from bot.content.items import Item
+from bot.content.loader import parse_file
+from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import texts
-from bot.items import Item
-from bot.loader import parse_file
 from bot.logs import setup_logging
+from bot.pickets.ics import calendar_bytes
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
+from bot.render.compose import item_message
 from bot.status import status_text
 from bot.store import DatabaseError, open_store
 

@@ -25,9 +25,9 @@ from pydantic import (
     field_validator,
 )
 
+from bot.content.yamlpos import YamlError, load_yaml_with_lines
 from bot.durations import parse_duration
 from bot.problems import Problem, problems_from_validation_error
-from bot.yamlpos import YamlError, load_yaml_with_lines
 
 DEFAULT_CONFIG = "config.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.catalog import Catalog
+from bot.content.catalog import Catalog
 from bot.i18n import N_, Texts
 from bot.render import escape_markdown as esc
 from bot.store import Store

@@ -21,7 +21,7 @@ from pathlib import Path
 from bot.adapters.base import Outgoing
 from bot.app import App
 from bot.config import Config, DatabaseConfig, DeliveryConfig
-from bot.delivery import Backoff
+from bot.delivery.worker import Backoff
 from tests.recording import RecordingAdapter, Timing
 
 

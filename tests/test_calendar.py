@@ -10,10 +10,10 @@ import icalendar
 import pytest
 
 from bot.adapters.base import ChatKind, Incoming
-from bot.calendar_ics import calendar_bytes
-from bot.catalog import Catalog
 from bot.cli import main
 from bot.clock import FakeClock
+from bot.content.catalog import Catalog
+from bot.pickets.ics import calendar_bytes
 from tests.conftest import make_config, write_update
 from tests.test_scheduler import running
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import App
-from bot.catalog import Catalog
 from bot.cli import main
+from bot.content.catalog import Catalog
 from tests.conftest import make_config, write_update
 from tests.recording import RecordingAdapter
 from tests.test_delivery import news, subscribe_many

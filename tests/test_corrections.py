@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from bot.app import App
-from bot.delivery import Backoff
+from bot.delivery.worker import Backoff
 from bot.store import open_store
 from tests.conftest import make_config, write_update
 from tests.recording import RecordingAdapter, Timing, plain

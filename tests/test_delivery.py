@@ -18,7 +18,7 @@ import pytest
 from bot.adapters.base import ChatGone, ChatMoved, Rejected, RetryAfter, SendError, Transient
 from bot.app import App
 from bot.clock import FakeClock
-from bot.delivery import Backoff
+from bot.delivery.worker import Backoff
 from bot.logs import quiet_libraries
 from bot.store import DatabaseError, open_store
 from tests.conftest import fresh_postgres_url, make_config, write_update

@@ -19,7 +19,7 @@ import pytest
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Incoming, Outgoing
 from bot.app import App
 from bot.clock import SystemClock
-from bot.delivery import Action, Backoff, DeliveryWorker, Send
+from bot.delivery.worker import Action, Backoff, DeliveryWorker, Send
 from bot.store import OutboxRow, Store, open_store
 from tests.conftest import make_config
 from tests.recording import RecordingAdapter, Timing

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.content.items import Item, Kind, Place
 from bot.i18n import texts
-from bot.items import Item, Kind, Place
-from bot.reminders import (
+from bot.pickets.reminders import (
     Reminder,
     due,
     is_current,

@@ -18,7 +18,7 @@ from bot.adapters.base import ChatKind, Incoming
 from bot.app import App
 from bot.clock import FakeClock
 from bot.config import Config
-from bot.scheduler import PicketScheduler
+from bot.pickets.scheduler import PicketScheduler
 from bot.store import Store
 from tests.conftest import make_config, write_update
 from tests.recording import RecordingAdapter, plain

@@ -40,7 +40,7 @@ from bot.adapters.telegram_incoming import Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
-from bot.answers import COMMANDS
+from bot.chat.answers import COMMANDS
 from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES, N_, texts
 

@@ -21,10 +21,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.compose import places_list
+from bot.content.items import Item, Kind
 from bot.durations import format_duration
 from bot.i18n import Texts
-from bot.items import Item, Kind
+from bot.render.compose import places_list
 
 # A reminder sent later than this after its moment says it is late.
 GRACE = timedelta(minutes=5)

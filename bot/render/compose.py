@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 
+from bot.content.items import Address, Item, Kind
 from bot.i18n import Texts, texts
-from bot.items import Address, Item, Kind
 from bot.render import escape_markdown
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from bot.items import (
+from bot.content.items import (
     LANG,
     SLUG,
     FrontMatter,
@@ -26,8 +26,8 @@ from bot.items import (
     Translation,
     TranslationFrontMatter,
 )
+from bot.content.yamlpos import YamlError, load_yaml_with_lines
 from bot.problems import Loc, Problem, problems_from_validation_error
-from bot.yamlpos import YamlError, load_yaml_with_lines
 
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _APPEAL_ONLY = ("addresses", "expires")

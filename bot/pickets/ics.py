@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 
 from bot.adapters.base import Attachment, Outgoing
+from bot.content.items import Item, Kind
 from bot.i18n import Texts
-from bot.items import Item, Kind
 
 # Pickets carry no end time; an hour is what calendars show as a picket.
 DURATION = timedelta(hours=1)

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.catalog import Catalog
-from bot.compose import as_read, revision
-from bot.items import Item
+from bot.content.catalog import Catalog
+from bot.content.items import Item
+from bot.render.compose import as_read, revision
 from bot.store import RowKind, Store
 from bot.store.followups import item_key
 

@@ -5,7 +5,7 @@ catalog as it is now, in the row's language, so a row sent late carries the
 latest version. Broadcasts and notices send; edits bring a sent update's
 messages to the current text; deletions take a withdrawn update back. A row
 with nothing left to do raises `Unsendable` with the reason recorded.
-Reminders and picket-moved notices are the scheduler's (bot/scheduler.py).
+Reminders and picket-moved notices are the scheduler's (bot/pickets/scheduler.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from datetime import date
 
 from bot.adapters.base import Outgoing
-from bot.catalog import Catalog
 from bot.clock import Clock
-from bot.compose import (
+from bot.content.catalog import Catalog
+from bot.content.items import Item
+from bot.delivery.worker import Action, Composer, Edit, Send, TakeBack, Unsendable
+from bot.i18n import Texts
+from bot.render.compose import (
     as_read,
     correction_notice,
     item_message,
@@ -24,9 +27,6 @@ from bot.compose import (
     untranslated,
     withdrawn_text,
 )
-from bot.delivery import Action, Composer, Edit, Send, TakeBack, Unsendable
-from bot.i18n import Texts
-from bot.items import Item
 from bot.store import OutboxRow, RowKind, Store
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from bot.loader import is_update_file
+from bot.content.loader import is_update_file
 
 log = logging.getLogger(__name__)
 

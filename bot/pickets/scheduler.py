@@ -4,7 +4,7 @@ One `AsyncIOScheduler` per App, in memory (no job store): at start and after
 every catalog reload its jobs are rebuilt from the catalog's pickets, one per
 reminder still ahead (job id = the reminder's message key). Every job, the
 start and every reload call the same idempotent `run_due`, which asks
-`bot.reminders.due` with the App's clock and the keys already fanned out; so a
+`bot.pickets.reminders.due` with the App's clock and the keys already fanned out; so a
 restart, a missed job or two processes never send a reminder twice, and a
 reminder missed while the bot was down goes out late on the next start.
 """
@@ -19,17 +19,17 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from bot import reminders
 from bot.adapters.base import Outgoing
-from bot.calendar_ics import calendar_message
-from bot.catalog import Catalog, Changes
+from bot.chat.commands import Asked, Extra
 from bot.clock import Clock
-from bot.commands import Asked, Extra
-from bot.compose import as_read
-from bot.delivery import Action, Composer, Send, Unsendable
-from bot.dispatcher import Dispatcher
+from bot.content.catalog import Catalog, Changes
+from bot.content.items import Item, Kind
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.worker import Action, Composer, Send, Unsendable
 from bot.i18n import Texts
-from bot.items import Item, Kind
+from bot.pickets import reminders
+from bot.pickets.ics import calendar_message
+from bot.render.compose import as_read
 from bot.store import OutboxRow, RowKind, Store
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import answers
 from bot.adapters.base import Incoming, Outgoing
-from bot.catalog import Catalog
+from bot.chat import answers
 from bot.clock import Clock
+from bot.content.catalog import Catalog
+from bot.content.items import Item
 from bot.i18n import Texts, spoken, texts
-from bot.items import Item
 from bot.store import Store, Subscription
 
 log = logging.getLogger(__name__)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.compose import address_block, excerpt, one_line, places_list
+from bot.content.items import Item
 from bot.i18n import LANGUAGES, N_, Texts
-from bot.items import Item
 from bot.render import escape_markdown as esc
+from bot.render.compose import address_block, excerpt, one_line, places_list
 from bot.store import Subscription
 
 # (command as typed, what it does): /help and the Telegram menus.

@@ -20,12 +20,12 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.compose import item_message
+from bot.content.items import Item, Kind, Translation
+from bot.content.loader import Parsed, is_update_file, parse_file
 from bot.i18n import texts
-from bot.items import Item, Kind, Translation
-from bot.loader import Parsed, is_update_file, parse_file
 from bot.problems import Problem
 from bot.render import TELEGRAM_LIMIT, to_telegram
+from bot.render.compose import item_message
 
 # Far more than any bulletin needs; a larger file is a mistake (a pasted log,
 # a binary) that would reach every reader as thousands of messages.

@@ -1,0 +1,1 @@
+"""Chat: the commands people type and the bot's answers to them."""

@@ -1,0 +1,3 @@
+"""Delivery: items become outbox rows (dispatcher), rows become messages
+(composers), and workers send them through the adapters, recording each outcome.
+"""

@@ -1,0 +1,1 @@
+"""Pickets: reminder decisions, the scheduler that fires them, and the .ics calendar."""
