@@ -53,6 +53,32 @@ class Incoming:
     # The sender's client language (Telegram's `language_code`), if known:
     # it picks the bot's language at a chat's first contact.
     language: str | None = None
+    # The whole message as Markdown, command line included: Telegram's
+    # formatting (bold, italic, links, code) written as Markdown, a Matrix
+    # message's body as typed. Organisers' /post and /edit read it.
+    markdown: str | None = None
+    # A file sent with the command (a Telegram document captioned `/post`, a
+    # Matrix m.file): what /post and /edit read instead of the text.
+    document: Document | None = None
+    # Who sent it, as the platform names them (a Telegram user id, a Matrix
+    # user id, "console"). The core only keeps a keyed hash of it, and only
+    # while a draft is open (to tell one admin's approval from another's).
+    sender: str | None = None
+
+
+# Documents larger than this are not downloaded (update files are refused
+# above 1 MiB by `strikewire check` too).
+MAX_DOCUMENT_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file someone sent the bot. `content` is None when the platform said it
+    is larger than MAX_DOCUMENT_BYTES: the bot did not download it."""
+
+    filename: str
+    size: int
+    content: bytes | None
 
 
 @dataclass(frozen=True)

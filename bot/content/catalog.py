@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.adapters.base import MAX_DOCUMENT_BYTES
 from bot.content.items import Item, Kind, Translation
 from bot.content.loader import Parsed, is_update_file, parse_file
 from bot.i18n import texts
@@ -29,7 +30,7 @@ from bot.render.compose import item_message
 
 # Far more than any bulletin needs; a larger file is a mistake (a pasted log,
 # a binary) that would reach every reader as thousands of messages.
-MAX_FILE_BYTES = 1024 * 1024
+MAX_FILE_BYTES = MAX_DOCUMENT_BYTES
 
 
 @dataclass(frozen=True)
