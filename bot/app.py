@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
 from bot.chat import answers
 from bot.chat.commands import Commands
+from bot.chat.publishing import Desk
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.catalog import Catalog, Changes
@@ -90,6 +92,7 @@ class App:
         self._changed_until = 0.0
         self._owner: DatabaseOwner | None = None
         self._poke = asyncio.Event()  # wakes the ticker: stopping, or a file changed
+        self._reloading = asyncio.Lock()
         self._store: Store | None = None
         self._commands: Commands | None = None
         self._dispatcher: Dispatcher | None = None
@@ -141,12 +144,22 @@ class App:
             self.config.language,
         )
         self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
+        key = await self.store.state_setdefault("publishing:key", secrets.token_hex(32))
         self._commands = Commands(
             self.catalog,
             self.store,
             self.clock,
             default_lang=self.config.language,
             status=self.status,
+            desk=Desk(
+                config=self.config.publishing,
+                platforms=platforms,
+                dispatcher=self.dispatcher,
+                reload=self.reload,
+                tell_admins=self._tell_admins,
+                key=bytes.fromhex(key),
+                max_age=self.config.broadcast.max_age,
+            ),
         )
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:
@@ -172,7 +185,7 @@ class App:
             self.config.reminders.default,
             wake=self.wake_workers,
         )
-        self.scheduler.install(self.composers, self.reload_hooks, self.commands.extra)
+        self.scheduler.install(self.composers, self.reload_hooks)
         await self.scheduler.start()
         # An adapter can send once it has started: only then may a worker claim.
         for adapter in self.adapters:
@@ -246,11 +259,18 @@ class App:
                 await self.tick()
                 keep = self.config.privacy.keep_delivery_records
                 await self.store.purge_done((self.clock.now() - keep).timestamp())
+                await self.store.drop_expired_drafts(self.clock.now().timestamp())
             except Exception:
                 log.exception("periodic check failed")
 
     async def reload(self) -> Changes:
         """Read `updates/` again, broadcast what is new, report what is broken."""
+        # The watcher and /publish both reload: one at a time, so each sees
+        # the changes it caused.
+        async with self._reloading:
+            return await self._reload()
+
+    async def _reload(self) -> Changes:
         changes = self.catalog.reload()
         if changes.changed or changes.withdrawn:
             self._changed_until = asyncio.get_running_loop().time() + FOLLOW_UP_FOR
@@ -313,8 +333,11 @@ class App:
         text = heading + "\n\n" + "\n".join(f"- `{p.format()}`" for p in new)
         await self._tell_admins(text)
 
-    async def _tell_admins(self, text: str) -> None:
+    async def _tell_admins(self, text: str, but: tuple[str, str] | None = None) -> None:
+        """Send `text` to every admin chat (but the one at `but`: platform, chat)."""
         for adapter, chat_id in self._admin_chats():
+            if (adapter.platform, chat_id) == but:
+                continue
             try:
                 await adapter.send(chat_id, Outgoing(text))
             except SendError as exc:

@@ -88,6 +88,15 @@ class DeliveryConfig(Strict):
     stop_grace: Duration = timedelta(seconds=10)
 
 
+class PublishingConfig(Strict):
+    # How many admins must publish or approve a post, an edit or a withdrawal
+    # sent from the chat before it takes effect: 2 means one seized phone
+    # cannot publish in the campaign's name.
+    approvals: int = Field(default=1, ge=1, le=5)
+    # An unpublished draft is dropped this long after it was written.
+    drafts_expire: Duration = Field(default=timedelta(hours=24), ge=timedelta(minutes=5))
+
+
 class RemindersConfig(Strict):
     default: list[Duration] = Field(
         default_factory=lambda: [timedelta(days=7), timedelta(days=1), timedelta(hours=3)]
@@ -181,6 +190,7 @@ class Config(Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     reminders: RemindersConfig = RemindersConfig()
+    publishing: PublishingConfig = PublishingConfig()
     destinations: list[Destination] = Field(default_factory=list)
     # Chats told about update files that could not be published, besides the
     # console and Telegram's admins (e.g. an organisers' Matrix room).

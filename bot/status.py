@@ -19,6 +19,7 @@ STATES = {
     "sending": N_("sending"),
     "sent": N_("sent"),
     "failed": N_("failed"),
+    "halted": N_("halted"),
 }
 
 

@@ -12,6 +12,7 @@ from bot.adapters.base import (
     ChatGoneHandler,
     ChatKind,
     CommandHandler,
+    Document,
     Incoming,
     Outgoing,
     RetryAfter,
@@ -131,11 +132,23 @@ class RecordingAdapter:
         kind: ChatKind = ChatKind.PRIVATE,
         may_manage: bool = True,
         admin: bool = False,
+        sender: str | None = None,
+        document: Document | None = None,
     ) -> list[str]:
         """A person in `chat_id` types `text`; return the answers as they read them."""
         assert self.on_command is not None, "adapter not started"
         answers = await self.on_command(
-            Incoming(self.platform, chat_id, kind, text, may_manage, admin)
+            Incoming(
+                self.platform,
+                chat_id,
+                kind,
+                text,
+                may_manage,
+                admin,
+                markdown=text,
+                document=document,
+                sender=sender or chat_id,
+            )
         )
         return [plain(a.markdown) for a in answers]
 

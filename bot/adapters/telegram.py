@@ -40,9 +40,9 @@ from bot.adapters.telegram_incoming import Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
-from bot.chat.answers import COMMANDS
+from bot.chat.commands import menu
 from bot.config import TelegramConfig
-from bot.i18n import LANGUAGES, N_, texts
+from bot.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +50,6 @@ log = logging.getLogger(__name__)
 # 22 emits a deprecation warning from inside every 429 it parses. Our code
 # reads RetryAfter either way (telegram_errors.retry_after_seconds).
 os.environ.setdefault("PTB_TIMEDELTA", "true")
-
-Menu = list[tuple[str, str]]
-STATUS = N_("subscribers, queue and problems")
-
-
-def menu(lang: str, *, admin: bool = False) -> Menu:
-    """The command menu in one language: answers.COMMANDS, plus /status for admins."""
-    t = texts(lang)
-    entries = [(name, t._(what)[:256]) for name, _args, what in COMMANDS]
-    if admin:
-        entries.append(("status", t._("subscribers, queue and problems")))
-    return entries
-
 
 ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 ADMIN_STATUSES = ("creator", "administrator")

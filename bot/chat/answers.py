@@ -11,40 +11,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.chat.table import Command, Who
 from bot.content.items import Item
-from bot.i18n import LANGUAGES, N_, Texts
+from bot.i18n import LANGUAGES, Texts
 from bot.render import escape_markdown as esc
 from bot.render.compose import address_block, excerpt, one_line, places_list
 from bot.store import Subscription
-
-# (command as typed, what it does): /help and the Telegram menus.
-COMMANDS = [
-    ("start", "", N_("subscribe this chat to every update")),
-    ("subscribe", N_("[campaign…]"), N_("receive only these campaigns (none: everything)")),
-    ("unsubscribe", N_("[campaign…]"), N_("stop these campaigns (none: stop everything)")),
-    ("stop", "", N_("stop receiving updates")),
-    ("latest", "", N_("the last few updates")),
-    ("appeals", "", N_("active appeals")),
-    ("address", N_("[appeal]"), N_("where to send messages, ready to copy")),
-    ("pickets", "", N_("upcoming pickets with local times")),
-    ("calendar", "", N_("the pickets as a calendar file")),
-    ("campaigns", "", N_("the campaigns you can follow")),
-    ("language", N_("[code]"), N_("the language of this bot and of the updates")),
-    ("forget", "", N_("delete everything stored about this chat")),
-    ("help", "", N_("this list")),
-]
 
 
 def bold(markdown: str) -> str:
     return f"**{markdown}**"
 
 
-def help_text(t: Texts) -> str:
-    lines = []
-    for name, args, what in COMMANDS:
-        typed = f"/{name} {t._(args)}" if args else f"/{name}"
-        lines.append(f"- {esc(typed)}: {t.md(what)}")
-    return bold(t.md("Commands")) + "\n\n" + "\n".join(lines)
+def help_text(t: Texts, commands: Sequence[Command]) -> str:
+    """The commands this sender may use; the bot admins' in a section of their own."""
+
+    def line(c: Command) -> str:
+        typed = f"/{c.name} {t._(c.args)}" if c.args else f"/{c.name}"
+        return f"- {esc(typed)}: {t.md(c.does)}"
+
+    text = (
+        bold(t.md("Commands"))
+        + "\n\n"
+        + "\n".join(line(c) for c in commands if c.who is not Who.ADMINS)
+    )
+    admin = [line(c) for c in commands if c.who is Who.ADMINS]
+    if admin:
+        text += "\n\n" + bold(t.md("For the bot's admins")) + "\n\n" + "\n".join(admin)
+    return text
 
 
 def welcome(t: Texts, latest: Item | None, appeals: Sequence[Item]) -> str:
@@ -99,8 +93,12 @@ def needs_admin(t: Texts, platform: str) -> str:
     )
 
 
-def admins_only(t: Texts) -> str:
-    return t.md("/status is for the bot's admins.")
+def admins_only(t: Texts, name: str) -> str:
+    return t.md("/{command} is for the bot's admins.", command=name)
+
+
+def private_only(t: Texts, name: str) -> str:
+    return t.md("Send /{command} in a private chat with me.", command=name)
 
 
 def _names(names: Sequence[str]) -> str:

@@ -14,33 +14,45 @@ from datetime import datetime
 
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import answers
+from bot.chat.publishing import Desk, PublishingCommands
+from bot.chat.table import Command, Who
 from bot.clock import Clock
 from bot.content.catalog import Catalog
 from bot.content.items import Item
-from bot.i18n import Texts, spoken, texts
+from bot.i18n import N_, Texts, spoken, texts
+from bot.pickets.ics import calendar_message
 from bot.store import Store, Subscription
 
 log = logging.getLogger(__name__)
 
 MAX_ARGS = 10
 MAX_ARG_LENGTH = 64
-MANAGING = {"start", "subscribe", "unsubscribe", "stop", "forget"}
 
 
 @dataclass(frozen=True)
 class Parsed:
     name: str
     args: tuple[str, ...]
+    # The message's Markdown after the command word: what /post and /edit read.
+    rest: str = ""
 
 
-def parse(text: str) -> Parsed | None:
-    """`/address metallist` → Parsed('address', ('metallist',)); None if not a command."""
+def parse(text: str, markdown: str | None = None) -> Parsed | None:
+    """`/address metallist` → Parsed('address', ('metallist',)); None if not a command.
+
+    Arguments are the words of the first line; `rest` is everything after the
+    command word, from `markdown` when the adapter gave the message's Markdown.
+    """
     stripped = text.strip()
     if not stripped.startswith(("/", "!")) or len(stripped) < 2:
         return None
-    head, *args = stripped[1:].split()
+    first_line = stripped.split("\n", 1)[0]
+    head, *args = first_line[1:].split()
     name = head.split("@", 1)[0].lower()
-    return Parsed(name, tuple(args))
+    source = (markdown if markdown is not None else text).lstrip()
+    # Leading newlines stay: they say on which line of the message the text starts.
+    rest = source[len(source.split(None, 1)[0]) :].rstrip() if source else ""
+    return Parsed(name, tuple(args), rest)
 
 
 StatusSource = Callable[[Texts], Awaitable[str]]
@@ -56,12 +68,11 @@ class Asked:
     sub: Subscription | None
     lang: str
     t: Texts
+    # The message after the command word (Markdown), for commands that take text.
+    rest: str = ""
 
 
-Extra = Callable[["Asked"], Awaitable[list[Outgoing]]]
-
-
-class Commands:
+class Commands(PublishingCommands):
     def __init__(
         self,
         catalog: Catalog,
@@ -70,13 +81,14 @@ class Commands:
         *,
         default_lang: str,
         status: StatusSource,
+        desk: Desk | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.clock = clock
         self.default_lang = default_lang
         self.status = status
-        self.extra: dict[str, Extra] = {}
+        self.desk = desk
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -92,24 +104,21 @@ class Commands:
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         """Answer one message; never raises for anything a person can type."""
         sub, lang, t = await self._reader(msg)
-        parsed = parse(msg.text)
+        parsed = parse(msg.text, msg.markdown)
         if parsed is None:
             return [Outgoing(answers.not_a_command(t))] if msg.chat_kind == "private" else []
-        if len(parsed.args) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH for a in parsed.args):
-            return [Outgoing(answers.too_long(t, parsed.name))]
-        handler = getattr(self, f"cmd_{parsed.name}", None)
-        extra = self.extra.get(parsed.name)
-        if handler is None and extra is None:
+        command = BY_NAME.get(parsed.name)
+        if command is None:
             return [Outgoing(answers.unknown_command(t, parsed.name))]
-        if parsed.name in MANAGING and not msg.may_manage:
-            return [Outgoing(answers.needs_admin(t, msg.platform))]
+        refused = refusal(command, msg, t)
+        if refused is not None:
+            return [Outgoing(refused)]
+        # A command that takes text reads it whole (and checks its own id).
+        words = () if command.takes_text else parsed.args
+        if len(words) > MAX_ARGS or any(len(a) > MAX_ARG_LENGTH for a in words):
+            return [Outgoing(answers.too_long(t, parsed.name))]
         log.info("command platform=%s name=%s", msg.platform, parsed.name)
-        asked = Asked(msg, parsed.args, sub, lang, t)
-        if extra is not None:
-            return await extra(asked)
-        assert handler is not None
-        result: list[Outgoing] = await handler(asked)
-        return result
+        return await command.run(self, Asked(msg, parsed.args, sub, lang, t, parsed.rest))
 
     def _unknown_campaigns(self, names: tuple[str, ...]) -> list[str]:
         known = set(self.catalog.campaigns())
@@ -207,10 +216,132 @@ class Commands:
         await self.store.set_language(q.msg.platform, q.msg.chat_id, lang)
         return [Outgoing(answers.language_set(texts(lang)))]
 
+    async def cmd_calendar(self, q: Asked) -> list[Outgoing]:
+        return [calendar_message(self.catalog.items.values(), self.now(), q.t)]
+
     async def cmd_help(self, q: Asked) -> list[Outgoing]:
-        return [Outgoing(answers.help_text(q.t))]
+        return [Outgoing(answers.help_text(q.t, usable(q.msg)))]
 
     async def cmd_status(self, q: Asked) -> list[Outgoing]:
-        if not q.msg.is_bot_admin:
-            return [Outgoing(answers.admins_only(q.t))]
         return [Outgoing(await self.status(q.t))]
+
+
+def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:
+    """Why `msg`'s sender may not use `command` here, in words; None if they may."""
+    if command.who is Who.MANAGERS and not msg.may_manage:
+        return answers.needs_admin(t, msg.platform)
+    if command.who is Who.ADMINS and not msg.is_bot_admin:
+        return answers.admins_only(t, command.name)
+    if command.private and msg.chat_kind != "private":
+        return answers.private_only(t, command.name)
+    return None
+
+
+def usable(msg: Incoming) -> list[Command]:
+    """The commands /help lists for this sender."""
+    return [c for c in TABLE if c.who is not Who.ADMINS or msg.is_bot_admin]
+
+
+def menu(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
+    """(name, one line) for a platform's command menu: everyone's, or an admin's."""
+    t = texts(lang)
+    return [(c.name, t._(c.does)) for c in TABLE if c.who is not Who.ADMINS or admin]
+
+
+C = Commands
+# Every command, in the order /help and the menus list them.
+TABLE: tuple[Command, ...] = (
+    Command("start", C.cmd_start, N_("subscribe this chat to every update"), Who.MANAGERS),
+    Command(
+        "subscribe",
+        C.cmd_subscribe,
+        N_("receive only these campaigns (none: everything)"),
+        Who.MANAGERS,
+        args=N_("[campaign…]"),
+    ),
+    Command(
+        "unsubscribe",
+        C.cmd_unsubscribe,
+        N_("stop these campaigns (none: stop everything)"),
+        Who.MANAGERS,
+        args=N_("[campaign…]"),
+    ),
+    Command("stop", C.cmd_stop, N_("stop receiving updates"), Who.MANAGERS),
+    Command("latest", C.cmd_latest, N_("the last few updates")),
+    Command("appeals", C.cmd_appeals, N_("active appeals")),
+    Command(
+        "address",
+        C.cmd_address,
+        N_("where to send messages, ready to copy"),
+        args=N_("[appeal]"),
+    ),
+    Command("pickets", C.cmd_pickets, N_("upcoming pickets with local times")),
+    Command("calendar", C.cmd_calendar, N_("the pickets as a calendar file")),
+    Command("campaigns", C.cmd_campaigns, N_("the campaigns you can follow")),
+    Command(
+        "language",
+        C.cmd_language,
+        N_("the language of this bot and of the updates"),
+        args=N_("[code]"),
+    ),
+    Command("forget", C.cmd_forget, N_("delete everything stored about this chat"), Who.MANAGERS),
+    Command("help", C.cmd_help, N_("this list")),
+    Command("status", C.cmd_status, N_("subscribers, queue and problems"), Who.ADMINS),
+    Command(
+        "post",
+        C.cmd_post,
+        N_("draft an update: a title line, then the text (or an update file)"),
+        Who.ADMINS,
+        args=N_("text"),
+        private=True,
+        takes_text=True,
+    ),
+    Command(
+        "edit",
+        C.cmd_edit,
+        N_("draft a correction of an update"),
+        Who.ADMINS,
+        args=N_("ID text"),
+        private=True,
+        takes_text=True,
+    ),
+    Command(
+        "withdraw",
+        C.cmd_withdraw,
+        N_("draft taking an update back from every chat"),
+        Who.ADMINS,
+        args=N_("ID [reason]"),
+        private=True,
+        takes_text=True,
+    ),
+    Command(
+        "publish",
+        C.cmd_publish,
+        N_("make your draft take effect"),
+        Who.ADMINS,
+        args=N_("[draft]"),
+        private=True,
+    ),
+    Command(
+        "approve",
+        C.cmd_approve,
+        N_("approve another admin's draft"),
+        Who.ADMINS,
+        args=N_("draft"),
+        private=True,
+    ),
+    Command(
+        "cancel", C.cmd_cancel, N_("drop a draft"), Who.ADMINS, args=N_("[draft]"), private=True
+    ),
+    Command("drafts", C.cmd_drafts, N_("open drafts"), Who.ADMINS, private=True),
+    Command("items", C.cmd_items, N_("recent updates with their ids"), Who.ADMINS, private=True),
+    Command(
+        "halt",
+        C.cmd_halt,
+        N_("stop a broadcast under way"),
+        Who.ADMINS,
+        args=N_("ID"),
+        private=True,
+    ),
+)
+BY_NAME = {c.name: c for c in TABLE}

@@ -33,6 +33,16 @@ from bot.render.compose import item_message
 MAX_FILE_BYTES = MAX_DOCUMENT_BYTES
 
 
+def too_big(size: int) -> str | None:
+    """Why a file of `size` bytes is refused, or None."""
+    if size <= MAX_FILE_BYTES:
+        return None
+    return (
+        f"is {size / 1024 / 1024:.1f} MB; an update file may be at most "
+        f"{MAX_FILE_BYTES // 1024 // 1024} MB (split it into several updates)"
+    )
+
+
 @dataclass(frozen=True)
 class Changes:
     added: tuple[str, ...] = ()
@@ -84,13 +94,7 @@ class Catalog:
                 f"is a link to {real}, outside {self.directory.name}/ "
                 "(copy the file into the folder instead of linking to it)"
             )
-        size = real.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return (
-                f"is {size / 1024 / 1024:.1f} MB; an update file may be at most "
-                f"{MAX_FILE_BYTES // 1024 // 1024} MB (split it into several updates)"
-            )
-        return None
+        return too_big(real.stat().st_size)
 
     def _too_long(self, item: Item) -> Problem | None:
         """An update whose text, in any of its languages, needs too many messages."""
@@ -235,3 +239,28 @@ class Catalog:
 
     def of_kind(self, kind: Kind) -> Iterable[Item]:
         return (i for i in self.items.values() if i.kind is kind)
+
+    # Drafts from the chat: checked exactly like a file in the folder.
+
+    def check_text(self, stem: str, raw: bytes) -> tuple[Item | None, list[Problem]]:
+        """Validate `raw` as the file `updates/<stem>.md` would be by `strikewire
+        check`: size, front matter, body, kind rules, length in messages."""
+        path = Path(self.directory.name) / f"{stem}.md"
+        refused = too_big(len(raw))
+        if refused:
+            return None, [Problem(path, 0, refused)]
+        parsed = parse_file(path, raw, self.zone, self.default_lang)
+        if parsed.item is None:
+            return None, list(parsed.problems)
+        too_long = self._too_long(parsed.item)
+        return (None, [too_long]) if too_long else (parsed.item, [])
+
+    def file_of(self, item_id: str) -> Path | None:
+        """The real path of an item's base file (withdrawn items too)."""
+        item = self.everything().get(item_id)
+        if item is None:
+            return None
+        try:
+            return self.directory / item.path.relative_to(self.directory.name)
+        except ValueError:
+            return item.path

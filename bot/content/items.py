@@ -21,6 +21,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.durations import parse_duration
 
+# A title is a headline: a longer one is a body pasted on the title line.
+MAX_TITLE = 200
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 LANG = re.compile(r"^[a-z]{2,3}$")
 
@@ -153,7 +155,7 @@ class FrontMatter(_Strict):
 
     id: Slug | None = None
     kind: Kind
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
     date: Day
     lang: str | None = Field(default=None, pattern=LANG.pattern)
     campaigns: list[Slug] = Field(default_factory=list)
@@ -173,7 +175,7 @@ class FrontMatter(_Strict):
 class TranslationFrontMatter(_Strict):
     """The keys a translation file (`NAME.LANG.md`) may have."""
 
-    title: str = Field(min_length=1)
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
     addresses: list[Address] | None = None
     # The base file's places, in order, with their names translated.
     places: list[TranslatedPlace] | None = None

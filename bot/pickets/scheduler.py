@@ -20,7 +20,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from bot.adapters.base import Outgoing
-from bot.chat.commands import Asked, Extra
 from bot.clock import Clock
 from bot.content.catalog import Catalog, Changes
 from bot.content.items import Item, Kind
@@ -28,7 +27,6 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.worker import Action, Composer, Send, Unsendable
 from bot.i18n import Texts
 from bot.pickets import reminders
-from bot.pickets.ics import calendar_message
 from bot.render.compose import as_read
 from bot.store import OutboxRow, RowKind, Store
 
@@ -68,13 +66,11 @@ class PicketScheduler:
         self,
         composers: MutableMapping[RowKind, Composer],
         reload_hooks: MutableSequence[ReloadHook],
-        extra: MutableMapping[str, Extra],
     ) -> None:
-        """Register the reminder texts, the reload hook and /calendar with the App."""
+        """Register the reminder texts and the reload hook with the App."""
         composers[RowKind.REMINDER] = self.compose_reminder
         composers[RowKind.MOVED] = self.compose_changed
         reload_hooks.append(self.on_reload)
-        extra["calendar"] = self.cmd_calendar
 
     async def start(self) -> None:
         self._scheduler.start()
@@ -205,7 +201,3 @@ class PicketScheduler:
         item, t, now = self._current(row)
         text = reminders.changed_text(item, t, now)
         return Send(Outgoing(text, protect_content=item.protect_content))
-
-    async def cmd_calendar(self, q: Asked) -> list[Outgoing]:
-        """/calendar: the pickets as an .ics document."""
-        return [calendar_message(self.catalog.items.values(), self.clock.now(), q.t)]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.store.database import DatabaseError, make_engine, migrate
+from bot.store.drafts import Draft, DraftAction
 from bot.store.store import OutboxRow, Retry, RowKind, Store, Subscription
 
 __all__ = [
     "DatabaseError",
+    "Draft",
+    "DraftAction",
     "KeyValue",
     "OutboxRow",
     "Retry",

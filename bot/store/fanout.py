@@ -17,6 +17,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
 
+def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[Any]:
+    """The conditions on `subscribers` for the chats an item of `campaigns` reaches."""
+    s = subscribers
+    wanted = [s.c.active, s.c.platform.in_(list(platforms))]
+    if campaigns:
+        wanted.append(
+            or_(
+                s.c.everything,
+                exists().where(
+                    subscriptions.c.subscriber_id == s.c.id,
+                    subscriptions.c.campaign.in_(list(campaigns)),
+                ),
+            )
+        )
+    return wanted
+
+
 class FanoutMixin:
     engine: AsyncEngine
     _insert: Any
@@ -54,17 +71,7 @@ class FanoutMixin:
                 if claimed.rowcount == 0:
                     return None
             s = subscribers
-            wanted = [s.c.active, s.c.platform.in_(list(platforms))]
-            if campaigns:
-                wanted.append(
-                    or_(
-                        s.c.everything,
-                        exists().where(
-                            subscriptions.c.subscriber_id == s.c.id,
-                            subscriptions.c.campaign.in_(list(campaigns)),
-                        ),
-                    )
-                )
+            wanted = audience_filter(campaigns, platforms)
             if chats is not None:
                 wanted.append(or_(*[and_(s.c.platform == p, s.c.chat_id == c) for p, c in chats]))
             source = select(

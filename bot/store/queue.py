@@ -245,7 +245,7 @@ class QueueMixin:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(outbox).where(
-                    outbox.c.state.in_(("sent", "failed")), outbox.c.done_at < before
+                    outbox.c.state.in_(("sent", "failed", "halted")), outbox.c.done_at < before
                 )
             )
             return max(result.rowcount, 0)

@@ -75,7 +75,7 @@ outbox = Table(
     Column("platform", String(16), nullable=False),
     Column("chat_id", String(255), nullable=False),
     Column("language", String(8), nullable=True),
-    Column("state", String(8), nullable=False),  # queued | sending | sent | failed
+    Column("state", String(8), nullable=False),  # queued | sending | sent | failed | halted
     Column("attempts", Integer, nullable=False, default=0),
     Column("due_at", Float, nullable=False),
     Column("leased_until", Float, nullable=True),
@@ -108,4 +108,22 @@ adapter_state = Table(
     metadata,
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Organisers' drafts from the chat (/post, /edit, /withdraw) until they are
+# published, cancelled or expire; then the row is deleted. `owner` and
+# `approvers` are keyed hashes, never a platform user id.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("action", String(8), nullable=False),  # post | edit | withdraw
+    Column("item_id", String(128), nullable=True),  # what /edit and /withdraw act on
+    Column("title", String(200), nullable=False),
+    Column("text", Text, nullable=False),  # the whole update file it writes
+    Column("owner", String(64), nullable=False),
+    Column("approvers", Text, nullable=False, default=""),  # comma-separated hashes
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("based_on", String(32), nullable=True),
 )

@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.drafts import DraftsMixin
 from bot.store.fanout import FanoutMixin
 from bot.store.followups import FollowupsMixin
 from bot.store.queue import QueueMixin
@@ -89,7 +90,7 @@ def _chat(platform: str, chat_id: str) -> tuple[Any, Any]:
     return subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
 
 
-class Store(FanoutMixin, FollowupsMixin, QueueMixin):
+class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
