@@ -26,17 +26,19 @@ async def started(
     approvals: int = 1,
     timing: Timing | None = None,
     clock: FakeClock | None = None,
+    database_url: str | None = None,
 ) -> tuple[App, RecordingAdapter]:
     adapter = RecordingAdapter(timing=timing, max_in_flight=16)
-    config = make_config(tmp_path, publishing={"approvals": approvals})
+    config = make_config(tmp_path, database_url, publishing={"approvals": approvals})
     app = App(config, adapters=[adapter], watch=False, clock=clock or FakeClock(NOW))
     await app.start()
     return app, adapter
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[tuple[App, RecordingAdapter]]:
-    app, adapter = await started(tmp_path)
+async def bot(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[App, RecordingAdapter]]:
+    """On SQLite and on PostgreSQL."""
+    app, adapter = await started(tmp_path, database_url=database_url)
     try:
         yield app, adapter
     finally:
