@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from telegram import MessageEntity
 
+from bot.adapters.telegram_incoming import message_markdown, normalise_command
 from bot.adapters.telegram_markdown import to_markdown
 from bot.render import to_plain, to_telegram
 
@@ -179,3 +180,13 @@ def test_an_entity_overlapping_its_parent_is_cut_at_the_parent_end() -> None:
         ],
     )
     assert to_telegram(md) == ['<a href="https://x.org">one <b>two</b></a> three']
+
+
+def test_a_multi_line_command_to_this_bot_keeps_its_lines_in_text_and_markdown() -> None:
+    raw = "/post@Strikewire_Bot   Strike day\nWe walk out"
+    text = normalise_command(raw, "strikewire_bot")
+    assert text == "/post Strike day\nWe walk out"
+    bold = entity(raw, "walk", MessageEntity.BOLD)
+    assert message_markdown(raw, [bold], text) == "/post   Strike day\nWe **walk** out"
+    assert normalise_command("/post@strikewire_bot\nTitle", "strikewire_bot") == "/post\nTitle"
+    assert normalise_command("/post@other_bot\nTitle", "strikewire_bot") is None
