@@ -10,6 +10,7 @@ the event carries. A caption (MSC2530) is the `body` when the event also has a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
 from bot.adapters.matrix_send import NETWORK_ERRORS
 
 log = logging.getLogger(__name__)
+# nio downloads without a timeout; a stalled one must not hold up the room's answers.
+FETCH_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,27 @@ async def fetch(client: AsyncClient, file: MatrixFile) -> Document | None:
     only its size. None if it could not be fetched or decrypted (logged)."""
     if file.size is not None and file.size > MAX_DOCUMENT_BYTES:
         return Document(file.filename, file.size, None)
+    try:
+        async with asyncio.timeout(FETCH_TIMEOUT_S):
+            data = await _download(client, file)
+    except TimeoutError:
+        log.warning("matrix: file download failed error=timeout")
+        return None
+    if data is None:
+        return None
+    if len(data) > MAX_DOCUMENT_BYTES:  # info.size was missing (or wrong)
+        return Document(file.filename, len(data), None)
+    if file.secret is not None:
+        key, digest, iv = file.secret
+        try:
+            data = decrypt_attachment(data, key, digest, iv)
+        except (EncryptionError, ValueError) as exc:
+            log.warning("matrix: file not decrypted error=%s", type(exc).__name__)
+            return None
+    return Document(file.filename, len(data), bytes(data))
+
+
+async def _download(client: AsyncClient, file: MatrixFile) -> bytes | None:
     if file.size is None:
         data = await _capped(client, file.url)
     else:
@@ -77,22 +101,11 @@ async def fetch(client: AsyncClient, file: MatrixFile) -> Document | None:
             )
             return None
         data = reply.body
-    if data is None:
-        return None
-    if len(data) > MAX_DOCUMENT_BYTES:  # info.size was missing (or wrong)
-        return Document(file.filename, len(data), None)
-    if file.secret is not None:
-        key, digest, iv = file.secret
-        try:
-            data = decrypt_attachment(data, key, digest, iv)
-        except EncryptionError as exc:
-            log.warning("matrix: file not decrypted error=%s", exc)
-            return None
-    return Document(file.filename, len(data), bytes(data))
+    return data
 
 
 async def _capped(client: AsyncClient, url: str) -> bytes | None:
-    """Download without knowing the size: read one byte past the limit at most."""
+    """Download without knowing the size: stop reading once past the limit."""
     server, _, media_id = url.removeprefix("mxc://").partition("/")
     session = client.client_session
     if session is None:
