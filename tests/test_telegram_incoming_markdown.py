@@ -190,3 +190,37 @@ def test_a_multi_line_command_to_this_bot_keeps_its_lines_in_text_and_markdown()
     assert message_markdown(raw, [bold], text) == "/post   Strike day\nWe **walk** out"
     assert normalise_command("/post@strikewire_bot\nTitle", "strikewire_bot") == "/post\nTitle"
     assert normalise_command("/post@other_bot\nTitle", "strikewire_bot") is None
+
+
+def test_bold_punctuation_next_to_a_letter_leaves_the_punctuation_plain() -> None:
+    text = 'say "now"please'
+    # `**"now"**please` would show its asterisks: the closing run cannot close.
+    assert html(text, entity(text, '"now"', MessageEntity.BOLD)) == 'say <b>"now</b>"please'
+
+
+def test_text_split_by_an_underline_is_escaped_as_one_piece() -> None:
+    text = "AT&amp; and\n1. x"
+    md = to_markdown(
+        text,
+        [entity(text, "amp", MessageEntity.UNDERLINE), entity(text, ". x", MessageEntity.SPOILER)],
+    )
+    assert to_plain(md) == [text]
+
+
+def test_code_over_two_lines_is_a_span_on_each() -> None:
+    text = "run a\n+ b now"
+    md = to_markdown(text, [entity(text, "a\n+ b", MessageEntity.CODE)])
+    assert md == "run `a`\n`+ b` now"
+    assert to_telegram(md) == ["run <code>a</code>\n<code>+ b</code> now"]
+
+
+def test_a_bold_link_glued_to_a_word_keeps_the_link_and_drops_the_bold() -> None:
+    text = "readhere"
+    md = to_markdown(
+        text,
+        [
+            entity(text, "here", MessageEntity.BOLD),
+            entity(text, "here", MessageEntity.TEXT_LINK, url="https://x.org"),
+        ],
+    )
+    assert to_telegram(md) == ['read<a href="https://x.org">here</a>']

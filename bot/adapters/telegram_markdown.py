@@ -22,6 +22,7 @@ so the writing is our own.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,6 +48,9 @@ _WRAPS = {
 }
 # Entities that cannot contain others (the Bot API says so); any inside are dropped.
 _LEAVES = frozenset({MessageEntity.CODE, MessageEntity.PRE})
+# The ones that write markup; the others (underline, spoiler, mentions...) are
+# dropped before nesting, so the text they cover is escaped as one piece.
+_MARKUP = frozenset({*_WRAPS, MessageEntity.TEXT_LINK, *_LEAVES})
 
 
 @dataclass
@@ -70,7 +74,7 @@ def to_markdown(text: str, entities: Sequence[MessageEntity] = ()) -> str:
         _render(out, text, 0, raw[0], _tree([x for x in spans if x[1] <= raw[0]]))
         out.raw(text[raw[0] : raw[1]])
         _render(out, text, raw[1], len(text), _tree([x for x in spans if x[0] >= raw[1]]))
-    return "".join(out.parts)
+    return out.markdown()
 
 
 # ----- entities to a tree of Python-index spans ----------------------------------------
@@ -93,6 +97,10 @@ def _spans(text: str, entities: Sequence[MessageEntity]) -> list[tuple[int, int,
 
     found = []
     for entity in entities:
+        if entity.type not in _MARKUP or (
+            entity.type == MessageEntity.TEXT_LINK and not entity.url
+        ):
+            continue
         start, end = at(max(entity.offset, 0)), at(max(entity.offset + entity.length, 0))
         if start < end:
             found.append((start, end, entity))
@@ -102,11 +110,12 @@ def _spans(text: str, entities: Sequence[MessageEntity]) -> list[tuple[int, int,
 def _merge_adjacent(
     spans: list[tuple[int, int, MessageEntity]],
 ) -> list[tuple[int, int, MessageEntity]]:
-    """Join bold next to bold (and the like): `**a****b**` would not read as bold."""
+    """Join bold next to bold (and the like): `**a****b**` would not read as
+    bold, nor `` `a``b` `` as two pieces of code."""
     spans.sort(key=lambda s: (s[0], -s[1]))
     merged: list[tuple[int, int, MessageEntity]] = []
     for start, end, entity in spans:
-        if entity.type in _WRAPS:
+        if entity.type in _WRAPS or entity.type == MessageEntity.CODE:
             for i, (s, e, other) in enumerate(merged):
                 if other.type == entity.type and e == start:
                     merged[i] = (s, end, other)
@@ -128,8 +137,10 @@ def _tree(spans: list[tuple[int, int, MessageEntity]]) -> list[_Node]:
             stack.pop()
         if stack:
             parent = stack[-1]
-            if parent.entity.type in _LEAVES:
-                continue
+            if parent.entity.type in _LEAVES or any(n.entity.type == entity.type for n in stack):
+                continue  # bold in bold, a link in a link: the outer one says it all
+            if entity.type == MessageEntity.PRE:
+                continue  # a code block is a block: inside a link or bold it is text
             end = min(end, parent.end)
             if end <= start:
                 continue
@@ -157,14 +168,50 @@ def _front_matter(text: str) -> tuple[int, int] | None:
 
 
 class _Writer:
-    """Collects the Markdown and knows whether the next character starts a line."""
+    """Collects the Markdown and knows whether the next character starts a line.
+
+    Plain text is held until markup follows, so text split only by where
+    entities were (`&am` + `p;`, `1` + `. `) is escaped as the one piece it
+    shows as."""
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.at_line_start = True
+        self._plain: list[str] = []
 
     def plain(self, text: str) -> None:
         """Text the admin typed, escaped to show literally."""
+        self._plain.append(text)
+
+    def markup(self, text: str) -> None:
+        self._flush(before_link=text.startswith("["))
+        self.parts.append(text)
+        self.at_line_start = False
+
+    def raw(self, text: str) -> None:
+        self._flush()
+        if text:
+            self.parts.append(text)
+            self.at_line_start = text.endswith("\n")
+
+    def new_line(self) -> None:
+        self._flush()
+        if not self.at_line_start:
+            self.parts.append("\n")
+            self.at_line_start = True
+
+    def flushed_at_line_start(self) -> bool:
+        """Whether the next markup would start a line."""
+        self._flush()
+        return self.at_line_start
+
+    def markdown(self) -> str:
+        self._flush()
+        return "".join(self.parts)
+
+    def _flush(self, *, before_link: bool = False) -> None:
+        text = "".join(self._plain)
+        self._plain.clear()
         for number, line in enumerate(text.split("\n")):
             if number:
                 self.parts.append("\n")
@@ -179,22 +226,8 @@ class _Writer:
                 line = _line_start(line)
             self.parts.append(line)
             self.at_line_start = False
-        if text.endswith("!") and self.parts[-1].endswith("!"):
+        if before_link and text.endswith("!") and self.parts[-1].endswith("!"):
             self.parts[-1] = self.parts[-1][:-1] + "\\!"  # `![` would start an image
-
-    def markup(self, text: str) -> None:
-        self.parts.append(text)
-        self.at_line_start = False
-
-    def raw(self, text: str) -> None:
-        if text:
-            self.parts.append(text)
-            self.at_line_start = text.endswith("\n")
-
-    def new_line(self) -> None:
-        if not self.at_line_start:
-            self.parts.append("\n")
-            self.at_line_start = True
 
 
 def _line_start(line: str) -> str:
@@ -222,15 +255,14 @@ def _render_node(out: _Writer, text: str, node: _Node) -> None:
     elif kind in _WRAPS:
         opening, closing = _WRAPS[kind]
         _wrap(out, text, node, opening, closing)
-    elif kind == MessageEntity.TEXT_LINK and node.entity.url:
-        _wrap(out, text, node, "[", f"]({_destination(node.entity.url)})")
-    else:  # underline, spoiler, blockquote, mentions, urls, hashtags...: the text itself
-        _render(out, text, node.start, node.end, node.children)
+    else:
+        _wrap(out, text, node, "[", f"]({_destination(node.entity.url or '')})")
 
 
 def _wrap(out: _Writer, text: str, node: _Node, opening: str, closing: str) -> None:
     """Markers around each line of the span, blanks outside them: `** x**` would
     not be bold, and emphasis cannot cross a blank line."""
+    emphasis = node.entity.type in _WRAPS
     line_start = node.start
     while line_start <= node.end:
         newline = text.find("\n", line_start, node.end)
@@ -238,10 +270,21 @@ def _wrap(out: _Writer, text: str, node: _Node, opening: str, closing: str) -> N
         segment = text[line_start:line_end]
         first = line_start + len(segment) - len(segment.lstrip())
         last = line_start + len(segment.rstrip())
+        children = _clip(node.children, first, last)
+        if emphasis:
+            first, last = _flanking(text, first, last)
+            children = _clip(node.children, first, last)
+            if _glued(text, first, last, children, opening[0]):
+                _render(out, text, line_start, line_end, _clip(node.children, line_start, line_end))
+                if newline == -1:
+                    break
+                out.plain("\n")
+                line_start = newline + 1
+                continue
         if first < last:
             out.plain(text[line_start:first])
             out.markup(opening)
-            _render(out, text, first, last, _clip(node.children, first, last))
+            _render(out, text, first, last, children)
             out.markup(closing)
             out.plain(text[last:line_end])
         else:
@@ -250,6 +293,58 @@ def _wrap(out: _Writer, text: str, node: _Node, opening: str, closing: str) -> N
             break
         out.plain("\n")
         line_start = newline + 1
+
+
+def _punctuation(char: str) -> bool:
+    """CommonMark's (and markdown-it's) punctuation: Unicode P* and S* categories."""
+    return unicodedata.category(char).startswith(("P", "S"))
+
+
+def _word(text: str, index: int) -> bool:
+    """A letter, digit or the like at `index` (not blank, not punctuation, not past the end)."""
+    return 0 <= index < len(text) and not text[index].isspace() and not _punctuation(text[index])
+
+
+def _flanking(text: str, first: int, last: int) -> tuple[int, int]:
+    """Narrow an emphasis span so its markers can open and close: `x**.y**` is
+    no emphasis when punctuation inside meets a letter outside, nor is `** y**`.
+    The punctuation or blank at the edge is left unformatted instead."""
+    while first < last:
+        if text[first].isspace() or (_punctuation(text[first]) and _word(text, first - 1)):
+            first += 1
+        elif text[last - 1].isspace() or (_punctuation(text[last - 1]) and _word(text, last)):
+            last -= 1
+        else:
+            break
+    return first, last
+
+
+def _glued(text: str, first: int, last: int, children: list[_Node], marker: str) -> bool:
+    """Other markup at the edge of an emphasis span, touching a letter
+    outside: `x*[y](u)*` or `x**~~y~~**` cannot open (`[` and `~` are
+    punctuation; `***` would be one run). The span then goes without its
+    emphasis rather than showing stray asterisks."""
+    return (_word(text, first - 1) and _foreign_edge(children, first, marker, start=True)) or (
+        _word(text, last) and _foreign_edge(children, last, marker, start=False)
+    )
+
+
+def _foreign_edge(children: list[_Node], position: int, marker: str, *, start: bool) -> bool:
+    """Whether markup other than `marker` is written at `position` (looking
+    through emphasis with the same marker, whose run joins ours)."""
+    for child in children:
+        if (child.start if start else child.end) == position:
+            if _opening_char(child) != marker:
+                return True
+            return _foreign_edge(child.children, position, marker, start=start)
+    return False
+
+
+def _opening_char(node: _Node) -> str:
+    kind = node.entity.type
+    if kind in _WRAPS:
+        return _WRAPS[kind][0][0]
+    return "[" if kind == MessageEntity.TEXT_LINK else "`"
 
 
 def _clip(nodes: list[_Node], start: int, end: int) -> list[_Node]:
@@ -268,14 +363,25 @@ def _destination(url: str) -> str:
 
 
 def _code(out: _Writer, content: str) -> None:
-    longest = max((len(run) for run in _BACKTICKS.findall(content)), default=0)
-    ticks = "`" * (longest + 1)
-    # A space keeps a backtick at either end from joining the fence; CommonMark
-    # strips one space from each side when both are there.
-    pad = " " if content.startswith("`") or content.endswith("`") else ""
-    if content.startswith(" ") and content.endswith(" ") and content.strip():
-        pad = " "
-    out.markup(f"{ticks}{pad}{content}{pad}{ticks}")
+    """Code, one span per line: a line inside a span is still read for block
+    syntax (`+ x` would start a list)."""
+    for number, line in enumerate(content.split("\n")):
+        if number:
+            out.plain("\n")
+        if not line.strip():
+            out.plain(line)
+            continue
+        longest = max((len(run) for run in _BACKTICKS.findall(line)), default=0)
+        if longest >= 2 and out.flushed_at_line_start():
+            out.plain(line)  # three backticks at a line's start open a code block
+            continue
+        ticks = "`" * (longest + 1)
+        # A space keeps a backtick at either end from joining the fence; CommonMark
+        # strips one space from each side when both are there.
+        pad = " " if line.startswith("`") or line.endswith("`") else ""
+        if line.startswith(" ") and line.endswith(" "):
+            pad = " "
+        out.markup(f"{ticks}{pad}{line}{pad}{ticks}")
 
 
 def _pre(out: _Writer, text: str, node: _Node) -> None:
