@@ -28,7 +28,7 @@ from bot.adapters.base import (
     RetryAfter,
     Transient,
 )
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram import TelegramAdapter, file_url
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.config import TelegramConfig, TelegramLimits, TelegramWebhook
 from tests.fake_telegram import FakeTelegram, FakeUser
@@ -275,6 +275,12 @@ async def test_an_admins_formatting_reaches_the_core_as_markdown(
         == "/post Strike 🔥 day\n**Workers** walk out at [Metallist\\_2](https://x.org/m)"
     )
     assert (msg.sender, msg.is_bot_admin, msg.document) == (str(ADMIN), True, None)
+
+
+def test_files_are_fetched_from_the_bot_apis_file_address() -> None:
+    assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url("http://10.0.0.5:8081/bot") == "http://10.0.0.5:8081/file/bot"
+    assert file_url("http://10.0.0.5:8081/api") is None  # PTB's default then
 
 
 async def test_an_admins_document_captioned_post_reaches_the_core_with_its_bytes(

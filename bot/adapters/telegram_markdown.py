@@ -6,7 +6,9 @@ and code blocks become the Markdown the renderer reads (`bot.render`:
 CommonMark plus `~~strikethrough~~`); underline, spoiler, blockquote and
 mentions become plain text. Everything typed as plain text is escaped just
 enough to stay literal, so `*`, `_` or a line starting with `1.` or `#`
-shows as typed. Every line of the message stays one line of the Markdown
+shows as typed. Where CommonMark cannot write an entity's edge (bold
+punctuation glued to a letter: `x**.y**`), that edge loses its formatting,
+never a character. Every line of the message stays one line of the Markdown
 (only a code block's fence lines are added), so a line number in an error
 message points at the same line of the message.
 
