@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from tests.fake_telegram_files import FakeFile, FakeFiles
 from tests.fake_telegram_wire import (
     JSON,
     ApiError,
@@ -39,7 +40,7 @@ from tests.fake_telegram_wire import (
     parsed_field,
 )
 
-__all__ = ["FakeChat", "FakeTelegram", "FakeUser", "SentMessage", "check_html"]
+__all__ = ["FakeChat", "FakeFile", "FakeTelegram", "FakeUser", "SentMessage", "check_html"]
 
 
 class FakeTelegram:
@@ -92,6 +93,7 @@ class FakeTelegram:
         self.webhook_failures = 0
         self.injected_at: dict[int, float] = {}
         self.chats: dict[int, FakeChat] = {}
+        self.files = FakeFiles()
         self._global = Window(per_second, 1.0)
         self._per_chat: dict[int, Window] = {}
         self._message_ids: dict[int, int] = {}
@@ -112,6 +114,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         app.router.add_post("/_fake/inject", self._control_inject)
         app.router.add_get("/_fake/stats", self._control_stats)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -162,24 +165,60 @@ class FakeTelegram:
         from_user: FakeUser | None = None,
         *,
         sender_chat: FakeChat | None = None,
+        entities: list[JSON] | None = None,
     ) -> int:
-        """Queue an incoming message (a channel post for channels); return its update id."""
+        """Queue an incoming message (a channel post for channels); return its update id.
+
+        `entities` are its formatting (`{"type": "bold", "offset": …, "length": …}`,
+        offsets in UTF-16 code units); a leading command gets its bot_command
+        entity as Telegram adds it."""
+        message: JSON = {"text": text}
+        found = self._entities(text, entities)
+        if found:
+            message["entities"] = found
+        return self._inject(chat, message, from_user, sender_chat)
+
+    def inject_document(
+        self,
+        chat: FakeChat,
+        file: FakeFile,
+        from_user: FakeUser | None = None,
+        *,
+        caption: str | None = None,
+        caption_entities: list[JSON] | None = None,
+    ) -> int:
+        """Queue a message carrying `file` (from `files.add`) as a document."""
+        message: JSON = {"document": file.document_json()}
+        if caption is not None:
+            message["caption"] = caption
+            found = self._entities(caption, caption_entities)
+            if found:
+                message["caption_entities"] = found
+        return self._inject(chat, message, from_user, None)
+
+    @staticmethod
+    def _entities(text: str, given: list[JSON] | None) -> list[JSON]:
+        found = list(given or ())
+        if text.startswith("/"):
+            command = text.split()[0]
+            length = len(command.encode("utf-16-le")) // 2
+            found.insert(0, {"type": "bot_command", "offset": 0, "length": length})
+        return found
+
+    def _inject(
+        self,
+        chat: FakeChat,
+        content: JSON,
+        from_user: FakeUser | None,
+        sender_chat: FakeChat | None,
+    ) -> int:
         self.chats.setdefault(chat.id, chat)
         message: JSON = {
             "message_id": self._next_message_id(chat.id),
             "date": int(time.time()),
             "chat": chat.json(),
-            "text": text,
+            **content,
         }
-        if text.startswith("/"):
-            command = text.split()[0]
-            message["entities"] = [
-                {
-                    "type": "bot_command",
-                    "offset": 0,
-                    "length": len(command.encode("utf-16-le")) // 2,
-                }
-            ]
         if from_user is not None:
             message["from"] = from_user.json()
         elif chat.type == "private":
@@ -304,6 +343,7 @@ class FakeTelegram:
             "deleteWebhook": self._delete_webhook,
             "getChatMember": self._get_chat_member,
             "getChatAdministrators": self._get_chat_administrators,
+            "getFile": self._get_file,
         }
 
     def _bot_json(self) -> JSON:
@@ -590,6 +630,12 @@ class FakeTelegram:
                 **{name: name not in ("can_be_edited", "is_anonymous") for name in rights},
             }
         return {"status": "member", "user": user}
+
+    async def _download(self, request: web.Request) -> web.Response:
+        return await self.files.download(request, self.token)
+
+    async def _get_file(self, params: JSON) -> JSON:
+        return self.files.get_file(params)
 
     async def _get_chat_member(self, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))

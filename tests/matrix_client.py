@@ -1,7 +1,8 @@
 """A person on Matrix for the tests: a real matrix-nio client with its own
 device and encryption keys, registered on the test Synapse.
 
-It creates rooms, invites the bot, types commands and reads what arrives,
+It creates rooms, invites the bot, types commands, sends files (`m.file`,
+encrypted as attachments in encrypted rooms) and reads what arrives,
 decrypting where the room is encrypted, exactly as a supporter's client would.
 Every wait has a deadline. Also here: `MemoryKeyValue`, the smallest stand-in
 for the engine's key/value store.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from nio import (
     RoomMessageText,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 from nio.exceptions import EncryptionError
 
@@ -251,6 +254,46 @@ class MatrixTestUser:
 
     async def say(self, room_id: str, text: str) -> str:
         """Type `text` into the room, encrypted if the room is."""
+        return await self._send(room_id, {"msgtype": "m.text", "body": text})
+
+    async def send_file(
+        self,
+        room_id: str,
+        filename: str,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        mimetype: str = "text/markdown",
+        size: int | None = None,
+    ) -> str:
+        """Upload `data` and post it as an `m.file`, the way Element does: in an
+        encrypted room the upload is ciphertext and the event carries its key.
+        A caption goes in `body` with the name in `filename` (MSC2530); `size`
+        is what `info.size` claims (None: leave it out)."""
+        encrypted = self.client.rooms[room_id].encrypted
+        upload, keys = await self.client.upload(
+            io.BytesIO(data),
+            content_type=mimetype,
+            filename=filename,
+            encrypt=encrypted,
+            filesize=len(data),
+        )
+        assert isinstance(upload, UploadResponse), upload
+        content: dict[str, Any] = {"msgtype": "m.file", "body": caption or filename}
+        if caption is not None:
+            content["filename"] = filename
+        info: dict[str, Any] = {"mimetype": mimetype}
+        if size is not None:
+            info["size"] = size
+        content["info"] = info
+        if encrypted:
+            assert keys is not None
+            content["file"] = {**keys, "url": upload.content_uri}
+        else:
+            content["url"] = upload.content_uri
+        return await self._send(room_id, content)
+
+    async def _send(self, room_id: str, content: dict[str, Any]) -> str:
         client = self.client
         room = client.rooms[room_id]
         if room.encrypted:
@@ -259,10 +302,7 @@ class MatrixTestUser:
             if client.should_query_keys:
                 await client.keys_query()
         reply = await client.room_send(
-            room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": text},
-            ignore_unverified_devices=True,
+            room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         assert isinstance(reply, RoomSendResponse), reply
         return str(reply.event_id)

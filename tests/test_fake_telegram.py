@@ -272,3 +272,29 @@ async def test_latency_is_added_to_every_answer(fake: FakeTelegram, bot: Bot) ->
     started = time.monotonic()
     await bot.send_message(17, "slow")
     assert time.monotonic() - started >= 0.2
+
+
+async def test_a_sent_document_is_fetched_like_from_telegram(fake: FakeTelegram) -> None:
+    file = fake.files.add("strike-day.md", b"---\nkind: news\n---\nBody")
+    base_file_url = f"http://127.0.0.1:{fake.port}/file/bot"
+    async with Bot(fake.token, base_url=fake.base_url, base_file_url=base_file_url) as client:
+        found = await client.get_file(file.file_id)
+        assert found.file_size == len(file.content)
+        assert found.file_path == f"{base_file_url}{fake.token}/documents/file_0.md"
+        assert bytes(await found.download_as_bytearray()) == file.content
+    assert fake.files.get_file_calls == [file.file_id]
+    assert fake.files.downloads == ["documents/file_0.md"]
+
+
+async def test_get_file_refuses_what_telegram_refuses(fake: FakeTelegram, bot: Bot) -> None:
+    huge = fake.files.add("film.mp4", b"", size=25 * 1024 * 1024)
+    with pytest.raises(tg.BadRequest, match=r"(?i)file is too big"):
+        await bot.get_file(huge.file_id)
+    with pytest.raises(tg.BadRequest, match=r"(?i)invalid file_id"):
+        await bot.get_file("no-such-file")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{fake.port}/file/bot{fake.token}/documents/x.md") as got,
+    ):
+        assert got.status == 404
+    assert fake.files.downloads == []

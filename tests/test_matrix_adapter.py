@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.adapters.base import (
+    MAX_DOCUMENT_BYTES,
     AdapterStartError,
     ChatGone,
     ChatKind,
+    Document,
     Incoming,
     Outgoing,
     Rejected,
@@ -195,13 +197,77 @@ async def test_encrypted_direct_chat_command_is_answered_and_decrypted(
     await alice.say(room_id, "hello there")
     await alice.say(room_id, "!pickets")
     (first, second) = await bot.core.wait_for_commands(2)
-    assert first == Incoming("matrix", room_id, ChatKind.PRIVATE, "/address metallist", True, False)
+    assert first == Incoming(
+        "matrix",
+        room_id,
+        ChatKind.PRIVATE,
+        "/address metallist",
+        True,
+        False,
+        markdown="/address metallist",
+        sender=alice.user_id,
+    )
     assert second.text == "/pickets"
     answers = await alice.wait_for_messages(bot.user_id, room_id, 2)
     assert [a.body for a in answers] == ["answer to /address metallist", "answer to /pickets"]
     assert all(a.decrypted and a.msgtype == "m.notice" for a in answers)
     assert "<strong>answer</strong>" in (answers[0].formatted_body or "")
     # The bot's own notices are never read back as commands.
+    await alice.wait_synced()
+    assert len(bot.core.commands) == 2
+
+
+async def test_an_admins_post_and_files_in_an_encrypted_direct_chat_reach_the_core(
+    synapse_server: SynapseServer, tmp_path: Path, alice: MatrixTestUser
+) -> None:
+    bot = Bot(synapse_server, tmp_path, admins=[alice.user_id])
+    await bot.start()
+    try:
+        room_id = await direct_chat(alice, bot)
+        update = b"---\nkind: news\ntitle: Strike day\n---\nWe **walk out** at 6.\n"
+        await alice.say(room_id, "!post Strike day\nWe **walk out**\n\n1. at [six](https://x.org)")
+        await alice.send_file(room_id, "strike-day.md", update, size=len(update))
+        await alice.send_file(room_id, "fix.md", b"fixed", caption="/edit strike-day")
+        await alice.send_file(room_id, "nosize.md", b"no size given")
+        big = b"x" * (2 * 1024 * 1024)
+        await alice.send_file(room_id, "long.md", big, caption="/post", size=len(big))
+        post, file, edit, unsized, too_big = await bot.core.wait_for_commands(5)
+        assert (post.text, post.sender, post.is_bot_admin) == (
+            "/post Strike day\nWe **walk out**\n\n1. at [six](https://x.org)",
+            alice.user_id,
+            True,
+        )
+        assert post.markdown == post.text  # Element's body is the Markdown as typed
+        assert (file.text, file.markdown, file.chat_kind) == ("/post", None, ChatKind.PRIVATE)
+        assert file.document == Document("strike-day.md", len(update), update)  # decrypted
+        assert (edit.text, edit.markdown) == ("/edit strike-day", "/edit strike-day")
+        assert edit.document == Document("fix.md", 5, b"fixed")
+        assert unsized.document == Document("nosize.md", 13, b"no size given")
+        assert too_big.text == "/post"
+        assert too_big.document == Document("long.md", len(big), None)
+        assert too_big.document.size > MAX_DOCUMENT_BYTES
+    finally:
+        await bot.stop()
+
+
+async def test_a_supporters_file_reaches_the_core_unfetched_and_group_files_are_chatter(
+    bot: Bot, alice: MatrixTestUser, bob: MatrixTestUser
+) -> None:
+    room_id = await alice.create_room(invite=[bot.user_id], encrypted=False, direct=True)
+    await alice.wait_for_member(room_id, bot.user_id)
+    await bot.wait_for_room(room_id)
+    await alice.send_file(room_id, "mine.md", b"hello", size=5)
+    group = await alice.create_room(invite=[bot.user_id, bob.user_id], encrypted=False)
+    await bob.join(group)
+    await alice.wait_for_member(group, bot.user_id)
+    await bot.wait_for_room(group)
+    await alice.send_file(group, "chatter.md", b"x", size=1)
+    await alice.send_file(group, "post.md", b"y", caption="/post", size=1)
+    mine, posted = await bot.core.wait_for_commands(2)
+    assert (mine.text, mine.is_bot_admin, mine.sender) == ("/post", False, alice.user_id)
+    assert mine.document == Document("mine.md", 5, None)
+    assert (posted.chat_kind, posted.text) == (ChatKind.GROUP, "/post")
+    assert posted.document == Document("post.md", 1, None)
     await alice.wait_synced()
     assert len(bot.core.commands) == 2
 

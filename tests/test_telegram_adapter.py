@@ -14,11 +14,13 @@ import aiohttp
 import pytest
 
 from bot.adapters.base import (
+    MAX_DOCUMENT_BYTES,
     AdapterStartError,
     Attachment,
     ChatGone,
     ChatKind,
     ChatMoved,
+    Document,
     Incoming,
     Outgoing,
     Priority,
@@ -26,7 +28,7 @@ from bot.adapters.base import (
     RetryAfter,
     Transient,
 )
-from bot.adapters.telegram import TelegramAdapter
+from bot.adapters.telegram import TelegramAdapter, file_url
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.config import TelegramConfig, TelegramLimits, TelegramWebhook
 from tests.fake_telegram import FakeTelegram, FakeUser
@@ -138,7 +140,16 @@ async def test_a_private_command_is_answered_in_html(fake: FakeTelegram, started
     fake.inject_message(fake.private_chat(501), "/address  metallist ")
     await eventually(lambda: bool(fake.sent_to(501)))
     [msg] = core.incoming
-    assert msg == Incoming("telegram", "501", ChatKind.PRIVATE, "/address metallist", True, False)
+    assert msg == Incoming(
+        "telegram",
+        "501",
+        ChatKind.PRIVATE,
+        "/address metallist",
+        True,
+        False,
+        markdown="/address  metallist",
+        sender="501",
+    )
     [answer] = fake.sent_to(501)
     assert (answer.text, answer.parse_mode) == ("<b>ok</b> /address metallist", "HTML")
 
@@ -239,6 +250,126 @@ async def test_webhook_mode_receives_updates_posted_with_the_secret(fake: FakeTe
     finally:
         await adapter.stop()
     assert fake.webhook_failures == 0
+
+
+# ----- organisers' formatting and documents ---------------------------------------------
+
+
+async def test_an_admins_formatting_reaches_the_core_as_markdown(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    text = "/post@strikewire_test_bot Strike 🔥 day\nWorkers walk out at Metallist_2"
+    entities = [
+        {"type": "bold", "offset": 40, "length": 7},  # after the fire emoji (2 UTF-16 units)
+        {"type": "text_link", "offset": 60, "length": 11, "url": "https://x.org/m"},
+    ]
+    assert text[39:46] == "Workers"  # Python counts the emoji as one character
+    fake.inject_message(fake.private_chat(ADMIN), text, entities=entities)
+    await eventually(lambda: bool(core.incoming))
+    [msg] = core.incoming
+    assert msg.text == "/post Strike 🔥 day\nWorkers walk out at Metallist_2"
+    assert (
+        msg.markdown
+        == "/post Strike 🔥 day\n**Workers** walk out at [Metallist\\_2](https://x.org/m)"
+    )
+    assert (msg.sender, msg.is_bot_admin, msg.document) == (str(ADMIN), True, None)
+
+
+def test_files_are_fetched_from_the_bot_apis_file_address() -> None:
+    assert file_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url("http://10.0.0.5:8081/bot") == "http://10.0.0.5:8081/file/bot"
+    assert file_url("http://10.0.0.5:8081/api") is None  # PTB's default then
+
+
+async def test_an_admins_document_captioned_post_reaches_the_core_with_its_bytes(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    update = b"---\nkind: news\ntitle: Strike day\ndate: 2026-12-01\n---\nWe walk out.\n"
+    file = fake.files.add("strike-day.md", update)
+    fake.inject_document(fake.private_chat(ADMIN), file, caption="/post")
+    await eventually(lambda: bool(fake.sent_to(ADMIN)))
+    [msg] = core.incoming
+    assert (msg.text, msg.markdown, msg.sender) == ("/post", "/post", str(ADMIN))
+    assert msg.document == Document("strike-day.md", len(update), update)
+    assert fake.files.get_file_calls == [file.file_id]
+
+
+async def test_an_uncaptioned_document_is_a_post_and_a_caption_can_edit(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    chat = fake.private_chat(ADMIN)
+    fake.inject_document(chat, fake.files.add("a.md", b"first"))
+    fake.inject_document(
+        chat,
+        fake.files.add("b.md", b"second"),
+        caption="/edit strike-day now *fixed*",
+        caption_entities=[{"type": "italic", "offset": 22, "length": 5}],
+    )
+    await eventually(lambda: len(core.incoming) == 2)
+    first, second = core.incoming
+    assert (first.text, first.markdown, first.document) == (
+        "/post",
+        None,
+        Document("a.md", 5, b"first"),
+    )
+    assert (second.text, second.markdown) == (
+        "/edit strike-day now *fixed*",
+        "/edit strike-day now \\**fixed*\\*",
+    )
+    assert second.document == Document("b.md", 6, b"second")
+
+
+async def test_a_2_mb_document_arrives_without_its_bytes_and_is_never_fetched(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    big = fake.files.add("long.md", b"x" * (2 * 1024 * 1024))
+    fake.inject_document(fake.private_chat(ADMIN), big, caption="/post")
+    await eventually(lambda: bool(fake.sent_to(ADMIN)))
+    [msg] = core.incoming
+    assert msg.document == Document("long.md", 2 * 1024 * 1024, None)
+    assert msg.document.size > MAX_DOCUMENT_BYTES
+    assert fake.files.get_file_calls == []
+    assert fake.files.downloads == []
+
+
+async def test_a_supporters_document_reaches_the_core_unfetched(
+    fake: FakeTelegram, started: Started
+) -> None:
+    core = Core()
+    await started(core)
+    fake.inject_document(fake.private_chat(1800), fake.files.add("mine.md", b"hello"))
+    await eventually(lambda: bool(fake.sent_to(1800)))
+    [msg] = core.incoming
+    assert (msg.text, msg.is_bot_admin, msg.sender) == ("/post", False, "1800")
+    assert msg.document == Document("mine.md", 5, None)
+    assert fake.files.get_file_calls == []
+
+
+async def test_documents_in_groups_are_never_fetched(fake: FakeTelegram, started: Started) -> None:
+    core = Core()
+    await started(core)
+    group = fake.group(-1900, creator=ADMIN)
+    fake.inject_document(group, fake.files.add("chatter.md", b"x"), FakeUser(ADMIN))
+    fake.inject_document(
+        group, fake.files.add("post.md", b"y"), FakeUser(ADMIN), caption="/post@strikewire_test_bot"
+    )
+    await eventually(lambda: bool(fake.sent_to(-1900)))
+    await asyncio.sleep(0.2)
+    [msg] = core.incoming  # the uncaptioned one is chatter
+    assert (msg.text, msg.chat_kind, msg.document) == (
+        "/post",
+        ChatKind.GROUP,
+        Document("post.md", 1, None),
+    )
+    assert fake.files.get_file_calls == []
 
 
 # ----- sending ----------------------------------------------------------------------------

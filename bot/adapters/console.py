@@ -3,12 +3,18 @@
 Lines typed are messages from one local chat (`console:local`), whose user is
 the admin; answers and broadcasts are printed. Standard input is read by a
 daemon thread so Ctrl-C never waits on a blocked read.
+
+An organiser's update takes several lines: a `/post` or `/edit ID` line with
+nothing else on it starts a message that a line holding only `.` ends (so does
+the end of input); the core gets it whole, as `text` and as `markdown`.
+`/post Title` on one line is a message of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -18,6 +24,41 @@ from bot.adapters.base import ChatGoneHandler, ChatKind, CommandHandler, Incomin
 from bot.render import to_plain
 
 CHAT_ID = "local"
+SENDER = "console"
+HELP = (
+    "strikewire console: type /help, Ctrl-D or Ctrl-C to quit. "
+    "A /post or /edit ID line alone starts a longer message; a line with only . ends it."
+)
+# A command line that opens a multi-line message: `/post`, `/edit some-id`.
+_OPENS_MESSAGE = re.compile(r"/post|/edit[ \t]+\S+")
+END_OF_MESSAGE = "."
+
+
+class Lines:
+    """Turns typed lines into messages: one line each, except a multi-line
+    message opened by a bare `/post` or `/edit ID` line."""
+
+    def __init__(self) -> None:
+        self._open: list[str] | None = None
+
+    def feed(self, line: str) -> str | None:
+        """The message this line completes, if any."""
+        line = line.rstrip("\r\n")
+        if self._open is not None:
+            if line.strip() == END_OF_MESSAGE:
+                return self.finish()
+            self._open.append(line)  # as typed: blank lines and indentation count
+            return None
+        text = line.strip()
+        if _OPENS_MESSAGE.fullmatch(text):
+            self._open = [text]
+            return None
+        return text or None
+
+    def finish(self) -> str | None:
+        """What was typed of an open message when input ends."""
+        message, self._open = self._open, None
+        return None if message is None else "\n".join(message).rstrip()
 
 
 UPDATE, NOTICE, CORRECTED, WITHDRAWN = "── ✉ ──", "── ↩ ──", "── ✎ ──", "── ✕ ──"
@@ -48,28 +89,33 @@ class ConsoleAdapter:
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._read_lines, args=(loop,), daemon=True, name="stdin").start()
         if self.interactive:
-            self._print("strikewire console: type /help, Ctrl-D or Ctrl-C to quit.")
+            self._print(HELP)
         self._task = asyncio.create_task(self._serve(on_command), name="console")
 
     async def _serve(self, on_command: CommandHandler) -> None:
+        lines = Lines()
         while True:
             line = await self._lines.get()
+            text = lines.finish() if line is None else lines.feed(line)
+            if text is not None:
+                await self._answer(on_command, text)
             if line is None:
                 self.finished.set()
                 return
-            text = line.strip()
-            if not text:
-                continue
-            incoming = Incoming(
-                platform=self.platform,
-                chat_id=CHAT_ID,
-                chat_kind=ChatKind.PRIVATE,
-                text=text,
-                may_manage=True,
-                is_bot_admin=True,
-            )
-            for answer in await on_command(incoming):
-                self._show(answer)
+
+    async def _answer(self, on_command: CommandHandler, text: str) -> None:
+        incoming = Incoming(
+            platform=self.platform,
+            chat_id=CHAT_ID,
+            chat_kind=ChatKind.PRIVATE,
+            text=text,
+            may_manage=True,
+            is_bot_admin=True,  # whoever sits at the terminal runs the bot
+            markdown=text,  # typed text is Markdown already
+            sender=SENDER,
+        )
+        for answer in await on_command(incoming):
+            self._show(answer)
 
     def _print(self, text: str) -> None:
         self._stdout.write(text + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import secrets
@@ -27,13 +28,15 @@ from bot.adapters.base import (
     ChatGone,
     ChatGoneHandler,
     CommandHandler,
+    Document,
     Incoming,
     Outgoing,
     Priority,
     SendError,
     Transient,
 )
-from bot.adapters.matrix_inbox import Inbox, SyncOutcome
+from bot.adapters.matrix_files import fetch
+from bot.adapters.matrix_inbox import FileCommand, Inbox, SyncOutcome
 from bot.adapters.matrix_rules import DEFAULT_RETRY_AFTER_S
 from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
 from bot.adapters.matrix_session import client_config, open_session
@@ -306,11 +309,18 @@ class MatrixAdapter:
             self._answering.add(task)
             task.add_done_callback(self._answering.discard)
 
-    async def _answer_room(self, room_id: str, commands: list[Incoming]) -> None:
+    async def _answer_room(self, room_id: str, commands: list[Incoming | FileCommand]) -> None:
         """Answer one room's commands in order; rooms are answered side by side."""
         assert self._on_command is not None
         async with self._room_slots:
-            for incoming in commands:
+            for command in commands:
+                if isinstance(command, FileCommand):
+                    found = await self._document(command)
+                    if found is None:
+                        continue
+                    incoming = found
+                else:
+                    incoming = command
                 try:
                     replies = await self._on_command(incoming)
                 except Exception:
@@ -326,6 +336,18 @@ class MatrixAdapter:
                         log.warning(
                             "matrix: a reply in %s was not sent (%s)", pseudonym(room_id), exc.kind
                         )
+
+    async def _document(self, command: FileCommand) -> Incoming | None:
+        """The command with its file: fetched for an admin in a direct room,
+        else only named. None if the fetch failed (logged; no answer)."""
+        file = command.file
+        if command.fetch:
+            document = await fetch(self._client, file)
+            if document is None:
+                return None
+        else:
+            document = Document(file.filename, file.size or 0, None)
+        return dataclasses.replace(command.incoming, document=document)
 
 
 class _SyncFailed(Exception):

@@ -6,6 +6,10 @@ levels, decrypted events) when `Inbox.read` looks at it. The inbox adds what
 nio lacks: who created a room (room version 12 creators outrank everyone but
 have no power-levels entry), which timeline events are history the bot must
 not answer, and a second chance for messages whose room key came late.
+
+A file (`m.file`) counts as a command: its caption when that is one, else
+`/post` in a direct room; elsewhere an uncaptioned file is chatter. The
+adapter fetches the file (matrix_files.py) before the core sees it.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from nio import (
     MatrixRoom,
     MegolmEvent,
     RoomCreateEvent,
+    RoomEncryptedFile,
     RoomMemberEvent,
+    RoomMessageFile,
     RoomMessageText,
     SyncResponse,
 )
 from nio.exceptions import EncryptionError
 
-from bot.adapters.base import Incoming
+from bot.adapters.base import ChatKind, Incoming
+from bot.adapters.matrix_files import MatrixFile, file_of
 from bot.adapters.matrix_rules import (
     RoomCreation,
     chat_kind,
@@ -44,6 +51,17 @@ UNDECRYPTABLE_PATIENCE_S = 300.0
 MAX_UNDECRYPTABLE = 200
 
 
+@dataclass(frozen=True)
+class FileCommand:
+    """A command that came with a file: the core gets `incoming` with the
+    file's `Document` once the adapter has fetched it (`fetch` False: only
+    its name and size, never its bytes)."""
+
+    incoming: Incoming
+    file: MatrixFile
+    fetch: bool
+
+
 @dataclass
 class SyncOutcome:
     """What one sync asks the adapter to do."""
@@ -53,7 +71,7 @@ class SyncOutcome:
     gone: list[str] = field(default_factory=list)
     # Rooms the bot is now alone in (the person left the direct chat).
     abandoned: list[str] = field(default_factory=list)
-    commands: dict[str, list[Incoming]] = field(default_factory=dict)
+    commands: dict[str, list[Incoming | FileCommand]] = field(default_factory=dict)
 
 
 @dataclass
@@ -152,6 +170,8 @@ class Inbox:
                 self._undecryptable(room_id, event)
             elif isinstance(event, RoomMessageText):
                 self._command(room, event, out)
+            elif isinstance(event, (RoomMessageFile, RoomEncryptedFile)):
+                self._file_command(room, event, out)
             elif (
                 isinstance(event, RoomMemberEvent)
                 and event.state_key != self._user_id
@@ -168,23 +188,48 @@ class Inbox:
         text = normalise_command(event.body)
         if text is None:
             return
+        # The body is the Markdown the sender typed (Element sends it so).
+        incoming = self._incoming(room, event.sender, text, text)
+        out.commands.setdefault(room.room_id, []).append(incoming)
+
+    def _file_command(
+        self, room: MatrixRoom, event: RoomMessageFile | RoomEncryptedFile, out: SyncOutcome
+    ) -> None:
+        if event.sender == self._user_id:
+            return
+        file = file_of(event)
+        if file is None:
+            return
+        private = chat_kind(room.member_count) is ChatKind.PRIVATE
+        text = normalise_command(file.caption) if file.caption is not None else None
+        markdown = text
+        if text is None:
+            if not private:
+                return  # a file shared in a group, not for the bot
+            text = "/post"  # the file is the update; a caption is a note to us
+        incoming = self._incoming(room, event.sender, text, markdown)
+        fetch = private and incoming.is_bot_admin
+        out.commands.setdefault(room.room_id, []).append(FileCommand(incoming, file, fetch))
+
+    def _incoming(self, room: MatrixRoom, sender: str, text: str, markdown: str | None) -> Incoming:
         creation = self._creations.get(room.room_id)
         manage = may_manage(
-            sender=event.sender,
+            sender=sender,
             member_count=room.member_count,
-            power_level=room.power_levels.get_user_level(event.sender),
+            power_level=room.power_levels.get_user_level(sender),
             creation=creation,
             admins=self._config.admins,
         )
-        incoming = Incoming(
+        return Incoming(
             platform="matrix",
             chat_id=room.room_id,
             chat_kind=chat_kind(room.member_count),
             text=text,
             may_manage=manage,
-            is_bot_admin=event.sender in self._config.admins,
+            is_bot_admin=sender in self._config.admins,
+            markdown=markdown,
+            sender=sender,
         )
-        out.commands.setdefault(room.room_id, []).append(incoming)
 
     def _undecryptable(self, room_id: str, event: MegolmEvent) -> None:
         if event.sender == self._user_id:
@@ -227,6 +272,11 @@ class Inbox:
                 continue
             del self._waiting[event_id]
             room = self._client.rooms.get(waiting.room_id)
-            if room is not None and isinstance(decrypted, RoomMessageText):
+            if room is None:
+                continue
+            if isinstance(decrypted, RoomMessageText):
                 log.info("matrix: decrypted event %s after its room key arrived", event_id)
                 self._command(room, decrypted, out)
+            elif isinstance(decrypted, (RoomMessageFile, RoomEncryptedFile)):
+                log.info("matrix: decrypted event %s after its room key arrived", event_id)
+                self._file_command(room, decrypted, out)

@@ -6,6 +6,10 @@ the core (telegram_incoming.py) and answers them at REPLY priority. Sending
 is telegram_send.py: every request waits for our own `SendLimiter`
 (telegram_limiter.py) and every failure is classified for the delivery worker
 (telegram_errors.py); PTB talks HTTP through telegram_request.py.
+
+A document an admin sends in a private chat is downloaded (through the same
+request class) when Telegram says it is at most MAX_DOCUMENT_BYTES; anyone
+else's, and larger ones, reach the core with its size only.
 """
 
 from __future__ import annotations
@@ -26,17 +30,19 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
 
 from bot.adapters.base import (
+    MAX_DOCUMENT_BYTES,
     AdapterStartError,
     ChatGone,
     ChatGoneHandler,
     ChatKind,
     CommandHandler,
+    Document,
     Incoming,
     Outgoing,
     Priority,
     SendError,
 )
-from bot.adapters.telegram_incoming import Received, received, removed_from
+from bot.adapters.telegram_incoming import FileRef, Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
@@ -55,6 +61,13 @@ ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 ADMIN_STATUSES = ("creator", "administrator")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def file_url(base_url: str) -> str | None:
+    """Where the Bot API serves files, from where it answers methods:
+    `https://api.telegram.org/bot` -> `https://api.telegram.org/file/bot`."""
+    head, bot, tail = base_url.rpartition("/bot")
+    return f"{head}/file{bot}{tail}" if bot else None
 
 
 class TelegramAdapter:
@@ -114,6 +127,9 @@ class TelegramAdapter:
             .concurrent_updates(True)
             .job_queue(None)
         )
+        files = file_url(self.config.base_url)
+        if files is not None:
+            builder = builder.base_file_url(files)
         if self.config.webhook is not None:
             builder = builder.updater(None)
         app: AnyApplication = builder.build()
@@ -249,6 +265,11 @@ class TelegramAdapter:
         self._chat_locks[got.chat_id] = (lock, users + 1)
         try:
             async with lock:
+                document = None
+                if got.file is not None:
+                    document = await self._document(got, got.file)
+                    if document is None:
+                        return
                 incoming = Incoming(
                     platform=self.platform,
                     chat_id=got.chat_id,
@@ -257,6 +278,9 @@ class TelegramAdapter:
                     may_manage=await self._may_manage(got),
                     is_bot_admin=got.user_id in self._admins,
                     language=got.language,
+                    markdown=got.markdown,
+                    document=document,
+                    sender=None if got.user_id is None else str(got.user_id),
                 )
                 assert self._on_command is not None
                 for answer in await self._on_command(incoming):
@@ -267,6 +291,25 @@ class TelegramAdapter:
                 del self._chat_locks[got.chat_id]
             else:
                 self._chat_locks[got.chat_id] = (lock, users - 1)
+
+    async def _document(self, got: Received, file: FileRef) -> Document | None:
+        """The document, downloaded only for an admin in a private chat and only
+        when small enough; None if the download failed (logged, no answer)."""
+        size = file.size
+        wanted = got.chat_kind is ChatKind.PRIVATE and got.user_id in self._admins
+        if not wanted or (size is not None and size > MAX_DOCUMENT_BYTES):
+            return Document(file.filename, size or 0, None)
+        try:
+            found = await self._bot().get_file(file.file_id)
+            if found.file_size is not None and found.file_size > MAX_DOCUMENT_BYTES:
+                return Document(file.filename, found.file_size, None)
+            content = bytes(await found.download_as_bytearray())
+        except TelegramError as exc:
+            log.warning("telegram document download failed error=%s", type(exc).__name__)
+            return None
+        if len(content) > MAX_DOCUMENT_BYTES:  # Telegram did not say its size
+            return Document(file.filename, len(content), None)
+        return Document(file.filename, len(content), content)
 
     async def _reply(self, chat_id: str, answer: Outgoing) -> None:
         try:
