@@ -170,8 +170,9 @@ async def test_two_keys_and_the_brake(tmp_path: Path, fake: FakeTelegram) -> Non
         assert await app.drain(15)
         got = sum(got_update(fake, c) for c in chats)
         assert 30 <= got < 300
+        item = "strike-at-metallist-day-12"
         assert halted.startswith(
-            f"Halted strike-at-metallist-day-12: {300 - got} chats will not get it; {got} already did."
+            f"Halted {item}: {300 - got} chats will not get it; {got} already did."
         )
         assert all(got_update(fake, c) <= 1 for c in chats)
     finally:
