@@ -188,6 +188,14 @@ class TelegramAdapter:
         await app.shutdown()
         log.info("telegram stopped")
 
+    def health(self) -> str | None:
+        if self._app is None or not self._app.running:
+            return "telegram: not connected"
+        return None
+
+    def subscribe_link(self) -> str | None:
+        return f"https://t.me/{self.username}?start=" if self.username else None
+
     @staticmethod
     def _polling_error(exc: TelegramError) -> None:
         log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
