@@ -115,6 +115,8 @@ class WebServer:
         self._runner = runner
         address = runner.addresses[0]
         self.port = int(address[1])
+        if self.config.base_url is None:  # the feed's links name the port really taken
+            self.site.base_url = f"http://{self.config.listen}:{self.port}"
         log.info(
             "web started listen=%s port=%d public=%s", address[0], self.port, self.config.public
         )

@@ -4,7 +4,8 @@ mirror is byte for byte what the bot serves.
 
 Names: `index.html` and `index.<lang>.html` (the front page in the default and
 every other language), `u/<id>.html` and `u/<id>.<lang>.html`, `feed.xml` and
-`feed.<lang>.xml`, `pickets.ics`, `style.css`, `404.html` (for static hosts).
+`feed.<lang>.xml`, `pickets.ics`, `style.css`, `favicon.svg`, `404.html` (for
+static hosts).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ TYPES = {
     "xml": "application/atom+xml; charset=utf-8",
     "ics": "text/calendar; charset=utf-8",
     "css": "text/css; charset=utf-8",
+    "svg": "image/svg+xml",
 }
+STATIC = ("style.css", "favicon.svg")
 # The adapters' subscribe links, kept in the database by the running bot so
 # `strikewire site` writes the same page without reaching Telegram.
 FOLLOW_KEY = "follow"  # in PrefixedState(store, "web")
@@ -73,7 +76,7 @@ class Site:
     def names(self, now: datetime) -> list[str]:
         """Every file of the site now."""
         langs = list(LANGUAGES)
-        names = ["style.css", "pickets.ics", "404.html"]
+        names = [*STATIC, "pickets.ics", "404.html"]
         for lang in langs:
             ending = suffix(lang, self.default_lang)
             names += [f"index{ending}.html", f"feed{ending}.xml"]
@@ -83,8 +86,8 @@ class Site:
     def render(self, name: str, now: datetime) -> File | None:
         """The file called `name`, or None when there is none (a 404)."""
         kind = name.rsplit(".", 1)[-1]
-        if name == "style.css":
-            return File(files("bot.web").joinpath("static/style.css").read_bytes(), TYPES[kind])
+        if name in STATIC:
+            return File(files("bot.web").joinpath(f"static/{name}").read_bytes(), TYPES[kind])
         if name == "pickets.ics":
             return File(self.calendar(now), TYPES[kind])
         if name == "404.html":
