@@ -15,9 +15,12 @@ import asyncpg
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.adapters.base import ChatGone, Outgoing, RetryAfter, SendError, Transient
+from bot.app import App
 from bot.clock import FakeClock, SystemClock
+from bot.config import TelegramConfig
 from bot.delivery.worker import Backoff
 from tests.conftest import fresh_postgres_url, write_update
+from tests.fake_telegram import FakeTelegram
 from tests.postgres import PostgresServer
 from tests.recording import RecordingAdapter
 from tests.web import NOW, campaign_folder, get, running_web, web_config
@@ -179,3 +182,33 @@ async def test_healthz_is_503_when_the_database_is_gone(
         assert "strikewire_queue_rows{" not in metrics.text
         # The pages need no database.
         assert (await get(bot.url + "/")).status == 200
+
+
+async def test_telegram_link_and_health_come_from_the_telegram_adapter(tmp_path: Path) -> None:
+    campaign_folder(tmp_path / "updates")
+    fake = FakeTelegram()
+    await fake.start()
+    telegram = TelegramConfig(token=fake.token, base_url=fake.base_url)
+    config = web_config(tmp_path).model_copy(update={"telegram": telegram})
+    app = App(config, clock=FakeClock(NOW), watch=False)
+    fake_up = True
+    try:
+        await app.start()
+        assert app.web is not None
+        url = f"http://127.0.0.1:{app.web.port}"
+        assert (await get(url + "/healthz")).text == "ok\n"
+        page = (await get(url + "/")).text
+        assert 'href="https://t.me/strikewire_test_bot?start=">Telegram</a>' in page
+        await fake.stop()  # Telegram is unreachable now
+        fake_up = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while (health := await get(url + "/healthz")).status == 200:
+            assert loop.time() < deadline, "healthz stayed 200 with Telegram gone"
+            await asyncio.sleep(0.2)
+        assert health.status == 503
+        assert health.text.startswith("telegram: polling failing (")
+    finally:
+        await app.stop()
+        if fake_up:
+            await fake.stop()
