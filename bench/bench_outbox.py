@@ -83,6 +83,12 @@ class NoopAdapter:
     async def stop(self) -> None:
         pass
 
+    def health(self) -> str | None:
+        return None
+
+    def subscribe_link(self) -> str | None:
+        return None
+
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         self.sent += 1
         return ["1"]

@@ -31,6 +31,9 @@ from bot.problems import Problem
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.store.owner import DatabaseOwner
+from bot.web.metrics import Metrics
+from bot.web.server import WebServer
+from bot.web.site import Site, save_follow
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,9 @@ class App:
         self._commands: Commands | None = None
         self._dispatcher: Dispatcher | None = None
         self.scheduler: PicketScheduler | None = None
+        # Counted by the workers, read by /metrics; this App's own registry.
+        self.metrics = Metrics()
+        self.web: WebServer | None = None
 
     @property
     def store(self) -> Store:
@@ -172,6 +178,7 @@ class App:
                 self.clock,
                 backoff=self.backoff,
                 lease=self.config.delivery.lease.total_seconds(),
+                counts=self.metrics,
             )
             self.workers[adapter.platform] = worker
         # Fan out what is due before taking commands, so a chat subscribing in
@@ -192,6 +199,8 @@ class App:
             await adapter.start(self.on_command, self.on_chat_gone)
         for worker in self.workers.values():
             worker.start(poll=0.5)
+        self.metrics.know(platforms)
+        await self._start_web()
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         if self.watch:
             self._tasks.append(
@@ -209,6 +218,25 @@ class App:
             len(self.catalog.items),
             len(self.catalog.problems),
         )
+
+    async def _start_web(self) -> None:
+        """The web face (bot/web) when the config has `web:`; the subscribe
+        links are kept either way, for `strikewire site`."""
+        follow = await save_follow(PrefixedState(self.store, "web"), self.adapters)
+        web = self.config.web
+        if web is None:
+            return
+        site = Site(self.catalog, self.config.language, web.public_url, follow)
+        self.web = WebServer(
+            web,
+            site,
+            store=self.store,
+            catalog=self.catalog,
+            adapters=self.adapters,
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+        await self.web.start()
 
     async def on_command(self, msg: Incoming) -> list[Outgoing]:
         try:
@@ -375,6 +403,8 @@ class App:
         give back what was not sent, then close the store."""
         self._stop.set()
         self._poke.set()
+        if self.web is not None:
+            await self.web.stop()
         await self._each_adapter(lambda adapter: adapter.stop_receiving())
         if self.scheduler is not None:
             await self.scheduler.stop()

@@ -1,4 +1,4 @@
-"""The `strikewire` command: run, check, preview, status, calendar.
+"""The `strikewire` command: run, check, preview, status, calendar, site.
 
 Every subcommand takes `-c/--config` (default `config.yaml`, or
 `$STRIKEWIRE_CONFIG`). Problems are printed as `path:line: message`, never as
@@ -30,7 +30,9 @@ from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
 from bot.status import status_text
-from bot.store import DatabaseError, open_store
+from bot.store import DatabaseError, PrefixedState, open_store
+from bot.web.server import WebStartError
+from bot.web.site import Site, saved_follow, write_site
 
 
 def _catalog(config: Config, directory: Path | None = None) -> Catalog:
@@ -51,7 +53,7 @@ async def _run(config: Config) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.start()
-    except (DatabaseError, AdapterStartError) as exc:
+    except (DatabaseError, AdapterStartError, WebStartError) as exc:
         print(f"strikewire: {exc}", file=sys.stderr)
         await app.stop()
         return 1
@@ -215,6 +217,48 @@ def cmd_calendar(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _site(config: Config, directory: Path, base_url: str) -> int:
+    catalog = _catalog(config).load()
+    for problem in catalog.problems:
+        print(problem.format(), file=sys.stderr)
+    try:
+        store = await open_store(config.database_url)
+    except DatabaseError as exc:
+        # Only the subscribe links come from the database: go on without them.
+        print(f"strikewire: {exc}; the pages get no subscribe links", file=sys.stderr)
+        follow = []
+    else:
+        try:
+            follow = await saved_follow(PrefixedState(store, "web"))
+        finally:
+            await store.close()
+    site = Site(catalog, config.language, base_url, follow)
+    return write_site(site, directory, SystemClock().now())
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    config = _config(args)
+    base_url = args.base_url or (config.web.public_url if config.web is not None else None)
+    if base_url is None:
+        print(
+            "strikewire: the feed needs the address the pages are published at "
+            "(set web.base_url in the config, or pass --base-url https://…)",
+            file=sys.stderr,
+        )
+        return 1
+    directory = Path(args.output)
+    try:
+        count = asyncio.run(_site(config, directory, base_url.rstrip("/")))
+    except OSError as exc:
+        print(
+            f"{exc.filename or directory}: cannot write: {exc.strerror} (choose another -o folder)",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"wrote {count} file(s) to {directory}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="strikewire", description=__doc__.splitlines()[0])
     subs = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -238,6 +282,12 @@ def parser() -> argparse.ArgumentParser:
     calendar = sub("calendar", "write the pickets as an iCalendar (.ics) file")
     calendar.add_argument("-o", "--output", help="the file to write (default: standard output)")
     calendar.set_defaults(func=cmd_calendar)
+    site = sub("site", "write the public web pages, feed and calendar as static files")
+    site.add_argument("-o", "--output", required=True, help="the folder to write them into")
+    site.add_argument(
+        "--base-url", help="the address they are published at (default: web.base_url)"
+    )
+    site.set_defaults(func=cmd_site)
     return top
 
 

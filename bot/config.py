@@ -181,6 +181,35 @@ class MatrixConfig(Strict):
         return value
 
 
+class WebConfig(Strict):
+    """The web face (bot/web): public pages and feed, /healthz and /metrics."""
+
+    # The address and port the bot's own HTTP server listens on; put a
+    # reverse proxy (TLS) in front of it. Port 0 takes any free port.
+    listen: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Serve the public pages (/, /u/<id>, /feed.xml, /pickets.ics). Off, only
+    # /healthz and /metrics answer.
+    public: bool = False
+    # Where readers reach the pages (behind the proxy); the feed's links are
+    # absolute. Default: http://listen:port.
+    base_url: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_form(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be a URL such as https://news.example.org")
+        return value.rstrip("/")
+
+    @property
+    def public_url(self) -> str:
+        """base_url, or the server's own address when none is given."""
+        return self.base_url or f"http://{self.listen}:{self.port}"
+
+
 class Config(Strict):
     updates_dir: Path = Path("updates")
     database: DatabaseConfig = DatabaseConfig()
@@ -197,6 +226,8 @@ class Config(Strict):
     reports: list[Destination] = Field(default_factory=list)
     telegram: TelegramConfig | None = None
     matrix: MatrixConfig | None = None
+    # The web face; absent: no web server.
+    web: WebConfig | None = None
     # Where the config came from; relative paths above are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

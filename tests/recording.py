@@ -67,6 +67,9 @@ class RecordingAdapter:
         self.on_command: CommandHandler | None = None
         self.changed = asyncio.Event()
         self.started = False
+        # What health() says while started (None: connected), and the web's link.
+        self.unhealthy: str | None = None
+        self.link: str | None = None
 
     async def start(self, on_command: CommandHandler, on_chat_gone: ChatGoneHandler) -> None:
         self.on_command = on_command
@@ -78,6 +81,12 @@ class RecordingAdapter:
     async def stop(self) -> None:
         self.on_command = None
         self.started = False
+
+    def health(self) -> str | None:
+        return self.unhealthy if self.started else f"{self.platform}: not started"
+
+    def subscribe_link(self) -> str | None:
+        return self.link
 
     async def _take_time(self) -> None:
         timing = self.timing

@@ -173,6 +173,16 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Stop receiving if not done yet, then disconnect."""
 
+    def health(self) -> str | None:
+        """None while connected and able to send; otherwise why not, in one
+        short line for /healthz (`matrix: sync failing`). Names no chat."""
+        ...
+
+    def subscribe_link(self) -> str | None:
+        """Where a person starts following the bot on this platform (a t.me or
+        matrix.to link) for the web pages; None where there is none."""
+        ...
+
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         """Render and send `message` at `Priority.BROADCAST`, split into as
         many parts as the platform needs. Return the platform's message ids.

@@ -156,3 +156,9 @@ class ConsoleAdapter:
 
     async def stop(self) -> None:
         await self.stop_receiving()
+
+    def health(self) -> str | None:
+        return None
+
+    def subscribe_link(self) -> str | None:
+        return None

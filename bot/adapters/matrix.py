@@ -94,6 +94,7 @@ class MatrixAdapter:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._ready = asyncio.Event()
+        self._sync_failing: str | None = None  # why the last sync failed, for health()
 
     @property
     def device_id(self) -> str:
@@ -137,6 +138,16 @@ class MatrixAdapter:
     async def stop(self) -> None:
         await self.stop_receiving()
         await self._client.close()
+
+    def health(self) -> str | None:
+        if not self._ready.is_set() or self._stopping:
+            return "matrix: not connected"
+        if self._sync_failing is not None:
+            return f"matrix: sync failing ({self._sync_failing})"
+        return None
+
+    def subscribe_link(self) -> str | None:
+        return f"https://matrix.to/#/{self._config.user_id}"
 
     async def _wait_ready(self) -> None:
         # Before the first sync every room looks unknown: wait, never call it gone.
@@ -212,6 +223,7 @@ class MatrixAdapter:
                     wait = (getattr(response, "retry_after_ms", None) or 0) / 1000
                     raise _SyncFailed(str(getattr(response, "message", response)), wait)
                 failures = 0
+                self._sync_failing = None
                 await self._sender.keep_keys()
                 await self._handle(response, history=False)
             except asyncio.CancelledError:
@@ -220,6 +232,7 @@ class MatrixAdapter:
                 raise
             except (*NETWORK_ERRORS, _SyncFailed) as exc:
                 failures += 1
+                self._sync_failing = type(exc).__name__
                 wait = min(MAX_BACKOFF_S, 2 ** min(failures, 6) * (0.5 + random.random()))  # noqa: S311
                 wait = max(wait, getattr(exc, "retry_after", 0.0))
                 log.warning("matrix: sync failed (%s); retrying in %.0fs", exc, wait)

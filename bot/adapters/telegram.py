@@ -112,6 +112,7 @@ class TelegramAdapter:
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._members: dict[tuple[str, int], tuple[float, bool]] = {}
         self.username = ""
+        self._polling_failed: tuple[float, str] | None = None  # (loop time, error) for health()
 
     # ----- lifecycle -----------------------------------------------------------
 
@@ -191,8 +192,22 @@ class TelegramAdapter:
         await app.shutdown()
         log.info("telegram stopped")
 
-    @staticmethod
-    def _polling_error(exc: TelegramError) -> None:
+    def health(self) -> str | None:
+        if self._app is None or not self._app.running:
+            return "telegram: not connected"
+        if self._polling_failed is not None:
+            # PTB retries with a back-off of up to 30 s; an error seen within
+            # a poll and a back-off means polling is still failing.
+            when, error = self._polling_failed
+            if asyncio.get_running_loop().time() - when < self._poll_timeout + 45:
+                return f"telegram: polling failing ({error})"
+        return None
+
+    def subscribe_link(self) -> str | None:
+        return f"https://t.me/{self.username}?start=" if self.username else None
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        self._polling_failed = (asyncio.get_running_loop().time(), type(exc).__name__)
         log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
 
     async def _set_commands(self) -> None:

@@ -25,6 +25,7 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.adapters.base import (
     Adapter,
@@ -109,6 +110,25 @@ class Unsendable(Exception):
         self.reason = reason
 
 
+class DeliveryCounts(Protocol):
+    """Where a worker counts what became of its rows (bot.web.metrics): by
+    platform and row kind only, never by chat."""
+
+    def outcome(self, platform: str, kind: str, outcome: str) -> None:
+        """`outcome` is "sent", "failed" or "retried"."""
+
+    def retry_after(self, platform: str) -> None:
+        """The platform answered a send with "too many requests" (a 429)."""
+
+
+class _NoCounts:
+    def outcome(self, platform: str, kind: str, outcome: str) -> None:
+        pass
+
+    def retry_after(self, platform: str) -> None:
+        pass
+
+
 @dataclass
 class Backoff:
     """Waits for transient failures: exponential, capped, with jitter."""
@@ -161,6 +181,7 @@ class DeliveryWorker:
         backoff: Backoff | None = None,
         lease: float = 300.0,
         batch: int = 500,
+        counts: DeliveryCounts | None = None,
     ) -> None:
         self.store = store
         self.adapter = adapter
@@ -170,6 +191,7 @@ class DeliveryWorker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch = batch
+        self.counts: DeliveryCounts = counts or _NoCounts()
         # This worker's name on the rows it claims; random, so it says nothing.
         self.owner = secrets.token_hex(8)
         self._wake = asyncio.Event()
@@ -280,6 +302,7 @@ class DeliveryWorker:
             action = await self.compose(row)
         except Unsendable as exc:
             self._outcomes.failed.append((row.id, exc.reason))
+            self.counts.outcome(self.platform, row.kind, "failed")
             log.info(
                 "delivery dropped kind=%s item=%s reason=%s", row.kind, row.item_id, exc.reason
             )
@@ -306,6 +329,7 @@ class DeliveryWorker:
             self._retry_later(row, "crash")
         else:
             self._outcomes.sent.append((row.id, ",".join(done.message_ids), done.revision))
+            self.counts.outcome(self.platform, row.kind, "sent")
             if done.target is not None:
                 self._outcomes.targets.append(done.target)
         finally:
@@ -316,9 +340,13 @@ class DeliveryWorker:
         now = self.clock.now().timestamp()
         if isinstance(exc, RetryAfter):
             out.retry.append((row.id, now + exc.seconds, exc.kind))
+            self.counts.retry_after(self.platform)
+            self.counts.outcome(self.platform, row.kind, "retried")
         elif isinstance(exc, ChatGone):
             out.failed.append((row.id, exc.kind))
             out.failed += [(later.id, "chat-gone") for later in rest]
+            for gone in (row, *rest):
+                self.counts.outcome(self.platform, gone.kind, "failed")
             rest.clear()
             await self.store.stop(self.platform, row.chat_id, error_kind=exc.kind)
             log.info("chat gone platform=%s item=%s; unsubscribed", self.platform, row.item_id)
@@ -327,12 +355,14 @@ class DeliveryWorker:
             await self.store.move_chat(self.platform, row.chat_id, exc.new_chat_id)
             for moved in (row, *rest):
                 self._held.pop(moved.id, None)
+                self.counts.outcome(self.platform, moved.kind, "retried")
             rest.clear()
             log.info(
                 "chat moved platform=%s item=%s; requeued at the new id", self.platform, row.item_id
             )
         elif isinstance(exc, Rejected):
             out.failed.append((row.id, exc.kind))
+            self.counts.outcome(self.platform, row.kind, "failed")
             log.warning(
                 "delivery rejected platform=%s item=%s reason=%s",
                 self.platform,
@@ -346,6 +376,7 @@ class DeliveryWorker:
         attempts = row.attempts + 1
         if attempts >= self.backoff.max_attempts:
             self._outcomes.failed.append((row.id, kind))
+            self.counts.outcome(self.platform, row.kind, "failed")
             log.warning(
                 "delivery gave up platform=%s item=%s after=%d attempts",
                 self.platform,
@@ -355,6 +386,7 @@ class DeliveryWorker:
         else:
             due = self.clock.now().timestamp() + self.backoff.delay(attempts)
             self._outcomes.retry.append((row.id, due, kind))
+            self.counts.outcome(self.platform, row.kind, "retried")
 
     async def _flush(self) -> None:
         """Write the outcomes noted so far; on failure keep them for the next try."""

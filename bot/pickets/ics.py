@@ -56,6 +56,15 @@ def calendar_bytes(items: Iterable[Item], now: datetime) -> bytes:
         for event in picket_events(item, now):
             cal.add_component(event)
     cal.add_missing_timezones()
+    # They come in set order, which changes from process to process: sort them
+    # by TZID, so the same pickets give the same bytes (the web face's static
+    # mirror is compared byte for byte). Events keep their order.
+    cal.subcomponents.sort(
+        key=lambda c: (
+            c.name != "VTIMEZONE",
+            str(c.get("tzid", "")) if c.name == "VTIMEZONE" else "",
+        )
+    )
     data: bytes = cal.to_ical()
     return data
 

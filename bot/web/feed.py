@@ -1,0 +1,67 @@
+"""The Atom feed of the published updates, built by feedgen.
+
+One feed per language (`feed.xml` in the default language, `feed.ru.xml`…):
+each entry is an update as a reader of that language gets it, in full, with
+its addresses and places. An entry's `updated` is when its file last changed
+(a correction moves it), never earlier than its publication; the feed's is
+the newest entry's, so the same catalogue gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+
+from bot.content.catalog import Catalog
+from bot.content.items import Item
+from bot.i18n import texts
+from bot.web.pages import TEMPLATES, item_view, published, suffix, words
+
+ENTRIES = 30
+# An empty feed still needs an `updated`: the epoch says "nothing yet".
+NOTHING_YET = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def revised(catalog: Catalog, item: Item) -> datetime:
+    """When the item's files last changed (its translations' too), to the second."""
+    paths = [item.path, *(tr.path for tr in item.translations.values())]
+    times = []
+    for shown in paths:
+        # Paths are as organisers see them (updates/x.md): beside the folder.
+        real = shown if shown.is_absolute() else catalog.directory.parent / shown
+        try:
+            times.append(real.stat().st_mtime)
+        except OSError:
+            continue
+    changed = datetime.fromtimestamp(int(max(times, default=0)), UTC)
+    return max(changed, item.published_at.astimezone(UTC))
+
+
+def feed_bytes(catalog: Catalog, lang: str, default: str, now: datetime, base_url: str) -> bytes:
+    t = texts(lang)
+    w = words(t)
+    found = sorted(published(catalog, now), key=lambda i: (i.published_at, i.id), reverse=True)
+    entries = found[:ENTRIES]
+    ending = suffix(lang, default)
+    fg = FeedGenerator()
+    fg.id(f"{base_url}/feed{ending}.xml")
+    fg.title(w["title"])
+    fg.author({"name": w["title"]})
+    fg.link(href=f"{base_url}/index{ending}.html", rel="alternate", type="text/html")
+    fg.link(href=f"{base_url}/feed{ending}.xml", rel="self", type="application/atom+xml")
+    fg.language(lang)
+    stamps = {item.id: revised(catalog, item) for item in entries}
+    fg.updated(max(stamps.values(), default=NOTHING_YET))
+    template = TEMPLATES.get_template("feed_entry.html")
+    for item in entries:
+        view = item_view(item, lang, default, f"{base_url}/")
+        entry = fg.add_entry(order="append")
+        entry.id(f"{base_url}/u/{item.id}{ending}.html")
+        entry.title(view.title)
+        entry.link(href=view.href, rel="alternate", type="text/html")
+        entry.published(item.published_at.astimezone(UTC))
+        entry.updated(stamps[item.id])
+        entry.content(template.render(item=view, w=w, lang=lang, root=f"{base_url}/"), type="html")
+    data: bytes = fg.atom_str(pretty=True)
+    return data
