@@ -107,7 +107,12 @@ async def test_start_lists_the_commands_in_the_menu(fake: FakeTelegram, started:
     assert {"start", "appeals", "address", "pickets", "help"} <= set(menu)
     assert "status" not in menu
     admin_menu = fake.commands[f'{{"chat_id": {ADMIN}, "type": "chat"}}']
-    assert "status" in [c["command"] for c in admin_menu]
+    assert {"status", "post", "publish", "halt"} <= {c["command"] for c in admin_menu}
+    assert not {"post", "publish", "halt"} & set(menu)
+    # Admins get theirs in their own language too, with every line translated.
+    russian = fake.commands[f'{{"chat_id": {ADMIN}, "type": "chat"}}:ru']
+    described = {c["command"]: c["description"] for c in russian}
+    assert described["calendar"] and described["publish"] != "make your draft take effect"
 
 
 async def test_a_wrong_token_fails_with_one_clear_line(fake: FakeTelegram) -> None:

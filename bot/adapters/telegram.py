@@ -226,6 +226,13 @@ class TelegramAdapter:
                     [BotCommand(n, d) for n, d in menu(default, admin=True)],
                     scope=BotCommandScopeChat(admin),
                 )
+                for lang in LANGUAGES:
+                    if lang != default:
+                        await bot.set_my_commands(
+                            [BotCommand(n, d) for n, d in menu(lang, admin=True)],
+                            scope=BotCommandScopeChat(admin),
+                            language_code=lang,
+                        )
             except TelegramError as exc:  # an admin who never opened a chat with the bot
                 log.info("telegram admin command menu not set error=%s", type(exc).__name__)
 
