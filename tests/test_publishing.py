@@ -257,3 +257,28 @@ async def test_a_document_and_an_existing_id(bot: tuple[App, RecordingAdapter]) 
     assert "Hearing on Monday" in preview and "Come to the court at 10:00." in preview
     [items] = await admin(tg, "/items")
     assert "court" in items
+
+
+async def test_publish_at_schedules_it(tmp_path: Path) -> None:
+    clock = FakeClock(NOW)
+    app, tg = await started(tmp_path, clock=clock)
+    try:
+        chats = await subscribe(tg, 2)
+        when = "2026-12-02T08:00:00+00:00"
+        file = (
+            "/post\n---\nkind: news\ntitle: Picket news\ndate: 2026-12-02\n"
+            f"publish_at: {when}\n---\nSoon.\n"
+        )
+        preview, summary = await admin(tg, file)
+        assert "Picket news" in preview and "It is published at" in summary
+        [saved] = await admin(tg, "/publish")
+        assert saved.startswith("Saved as picket-news; it goes out at")
+        await app.tick()
+        await asyncio.sleep(0.2)
+        assert tg.sent == []
+        clock.advance(timedelta(days=1))
+        await app.tick()
+        await tg.wait_for(lambda: len(tg.sent) == 2)
+        assert sorted(c for c, _ in tg.sent) == chats
+    finally:
+        await app.stop()
