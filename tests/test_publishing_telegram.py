@@ -17,6 +17,7 @@ from bot.config import TelegramConfig
 from bot.content.catalog import Catalog
 from tests.conftest import make_config
 from tests.fake_telegram import FakeTelegram, FakeUser
+from tests.fake_telegram_files import FakeFile
 from tests.test_telegram_e2e import command, eventually
 
 ADMIN, SECOND_ADMIN, SUPPORTER = 4242000, 4242001, 5000
@@ -141,6 +142,12 @@ async def test_documents(fake: FakeTelegram, app: App) -> None:
         "huge.md is 2.0 MB; an update file may be at most 1 MB. Split it into several updates."
     )
     assert [c for c in fake.files.get_file_calls if c == huge.file_id] == []
+
+    # A file Telegram no longer has (getFile fails): the admin is told to resend.
+    lost = FakeFile("BQACAgIAAxLOST", "lost.md", b"# Lost\n\nText.\n", "text/markdown", 15)
+    fake.inject_document(fake.private_chat(ADMIN), lost, FakeUser(ADMIN), caption="/post")
+    await eventually(lambda: len(fake.sent_to(ADMIN)) >= 4)
+    assert fake.sent_to(ADMIN)[3].text == "lost.md could not be fetched. Send it again."
 
 
 async def test_two_keys_and_the_brake(tmp_path: Path, fake: FakeTelegram) -> None:

@@ -352,13 +352,11 @@ class MatrixAdapter:
 
     async def _document(self, command: FileCommand) -> Incoming | None:
         """The command with its file: fetched for an admin in a direct room,
-        else only named. None if the fetch failed (logged; no answer)."""
+        else only named. A fetch that failed (logged) arrives without content,
+        so the admin is told to send it again."""
         file = command.file
-        if command.fetch:
-            document = await fetch(self._client, file)
-            if document is None:
-                return None
-        else:
+        document = await fetch(self._client, file) if command.fetch else None
+        if document is None:
             document = Document(file.filename, file.size or 0, None)
         return dataclasses.replace(command.incoming, document=document)
 

@@ -287,11 +287,7 @@ class TelegramAdapter:
         self._chat_locks[got.chat_id] = (lock, users + 1)
         try:
             async with lock:
-                document = None
-                if got.file is not None:
-                    document = await self._document(got, got.file)
-                    if document is None:
-                        return
+                document = None if got.file is None else await self._document(got, got.file)
                 incoming = Incoming(
                     platform=self.platform,
                     chat_id=got.chat_id,
@@ -314,9 +310,10 @@ class TelegramAdapter:
             else:
                 self._chat_locks[got.chat_id] = (lock, users - 1)
 
-    async def _document(self, got: Received, file: FileRef) -> Document | None:
+    async def _document(self, got: Received, file: FileRef) -> Document:
         """The document, downloaded only for an admin in a private chat and only
-        when small enough; None if the download failed (logged, no answer)."""
+        when small enough; without content if the download failed (logged):
+        the admin is told to send it again."""
         size = file.size
         wanted = got.chat_kind is ChatKind.PRIVATE and got.user_id in self._admins
         if not wanted or (size is not None and size > MAX_DOCUMENT_BYTES):
@@ -328,7 +325,7 @@ class TelegramAdapter:
             content = bytes(await found.download_as_bytearray())
         except TelegramError as exc:
             log.warning("telegram document download failed error=%s", type(exc).__name__)
-            return None
+            return Document(file.filename, size or 0, None)
         if len(content) > MAX_DOCUMENT_BYTES:  # Telegram did not say its size
             return Document(file.filename, len(content), None)
         return Document(file.filename, len(content), content)

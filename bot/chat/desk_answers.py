@@ -65,6 +65,8 @@ def document_refused(t: Texts, filename: str, why: str, size: int) -> str:
             file=filename[:64],
             size=megabytes,
         )
+    if why == "not fetched":
+        return t.md("{file} could not be fetched. Send it again.", file=filename[:64])
     return t.md("{file} is not UTF-8 text. Save it as UTF-8 and send it again.", file=filename[:64])
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 
-from bot.adapters.base import Document
+from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
 from bot.content.loader import split_front_matter
 from bot.content.writer import news_file, with_title_and_body
 
@@ -106,7 +106,7 @@ def from_document(
 ) -> Written | str | None:
     """The update file in a sent document; a str says why it cannot be read."""
     if document.content is None:
-        return "too big"
+        return "too big" if document.size > MAX_DOCUMENT_BYTES else "not fetched"
     try:
         text = document.content.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError:
