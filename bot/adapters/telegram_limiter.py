@@ -15,6 +15,13 @@ most 1 + rate x margin / 8 tokens: so many that a late timer is caught up, so
 few that no one-second window holds more than the configured number of
 sends, with about 22 ms (`margin` x 7/8 of a second) to spare for a send
 that leaves or arrives late (a garbage collection, a busy server).
+
+At high rates the dispatcher wakes once per few tokens, not once per token:
+it sleeps until the bucket holds a few whole tokens (2 at 1,000/s, 1 at
+30/s; a late timer must not overflow it) or as many as there are waiters,
+then grants them together. Each wake-up
+of the event loop costs tens of microseconds; at 1,000 sends a second that
+was a tenth of the bot's CPU. The bucket bounds every window all the same.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from collections import deque
 from collections.abc import Callable
 
 from bot.adapters.base import Priority
+
+# How late a timer may fire without costing tokens (seconds).
+LATE_WAKEUP = 0.0015
 
 
 def is_private_chat(chat_id: str) -> bool:
@@ -59,6 +69,11 @@ class SendLimiter:
         # Room to catch up a late wake-up (asyncio timers fire up to a
         # millisecond late; without it every slot would lose that time).
         self._burst = 1 + per_second * margin / 8
+        # Whole tokens the dispatcher waits for before granting them together,
+        # leaving room in the bucket for a timer that fires a millisecond or
+        # so late (epoll rounds timeouts up to whole milliseconds): tokens
+        # beyond `_burst` are lost, and with them throughput.
+        self._batch = max(1, int(self._burst - self._rate * LATE_WAKEUP))
         # Per-chat spacing gets the same kind of allowance for clock jitter.
         self._private_interval = private_interval * (1 + 2 * margin)
         self._group_interval = group_interval * (1 + 2 * margin)
@@ -166,7 +181,8 @@ class SendLimiter:
                 self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
                 self._stamp = now
             if self._tokens < 1:
-                await self._sleep((1 - self._tokens) / self._rate, idle=False)
+                want = min(self._batch, self.waiting())
+                await self._sleep((want - self._tokens) / self._rate, idle=False)
                 continue
             waiter, ready_at = self._pick(now)
             if waiter is None:
