@@ -501,11 +501,13 @@ async def run(rooms: int, reader_count: int, in_flight: int, restart_wait: float
 
             # The bare client, the bot stopped.
             await bare.sync_once()
+            print("bare client: sending", file=sys.stderr)
             since_ms = int(time.time() * 1000)
             cpu, s_cpu, start = own_cpu(), cpu_of(server.process.pid), time.monotonic()
             errors = await bare_send(bare, room_ids, contents, in_flight)
             wall = time.monotonic() - start
             bare_cpu, syn_cpu = own_cpu() - cpu, cpu_of(server.process.pid) - s_cpu
+            print(f"bare client: sent in {wall:.1f} s", file=sys.stderr)
             per_room, stamps, undecryptable = await collect(readers, owner, bare.user_id, body)
             bare_result = Delivery(
                 f"bare nio client, {in_flight} in flight",

@@ -122,7 +122,7 @@ class Inbox:
                 continue
             events = list(join_info.timeline.events)
             if newly_joined:
-                events = self._after_own_join(events)
+                events = self._after_own_join(events, join_info.state)
             self._read_timeline(room_id, events, out)
         self._retry_undecryptable(out)
         return out
@@ -150,16 +150,25 @@ class Inbox:
                     out.join.append(room_id)
                 return
 
-    def _after_own_join(self, events: list[object]) -> list[object]:
-        """In a room the bot just joined, only what came after its join is new."""
+    def _after_own_join(self, events: list[object], state: Iterable[object]) -> list[object]:
+        """In a room the bot just joined, only what came after its join is new.
+
+        The sync filter keeps the bot's own events out of the timeline, so its
+        join comes as room state: what is newer than it is new."""
         for index, event in enumerate(events):
-            if (
-                isinstance(event, RoomMemberEvent)
-                and event.state_key == self._user_id
-                and event.membership == "join"
-            ):
+            if self._is_own_join(event):
                 return events[index + 1 :]
-        return []
+        joined = next((e for e in state if self._is_own_join(e)), None)
+        if not isinstance(joined, RoomMemberEvent):
+            return []
+        return [e for e in events if getattr(e, "server_timestamp", 0) > joined.server_timestamp]
+
+    def _is_own_join(self, event: object) -> bool:
+        return (
+            isinstance(event, RoomMemberEvent)
+            and event.state_key == self._user_id
+            and event.membership == "join"
+        )
 
     def _read_timeline(self, room_id: str, events: Iterable[object], out: SyncOutcome) -> None:
         room = self._client.rooms.get(room_id)

@@ -78,6 +78,7 @@ class MatrixSender:
         self._rendered: OrderedDict[str, tuple[dict[str, Any], ...]] = OrderedDict()
         # Rooms joined whose state has not come down a sync yet.
         self.joining: set[str] = set()
+        self._last_send = float("-inf")  # clock time the last event was sent
 
     async def keep_keys(self) -> None:
         """The Olm upkeep nio's sync_forever would do after each sync: upload
@@ -96,6 +97,10 @@ class MatrixSender:
                 await client.send_to_device_messages()
             except (*NETWORK_ERRORS, LocalProtocolError) as exc:
                 log.warning("matrix: encryption key upkeep failed (%s); will retry", exc)
+
+    def sending(self, *, within: float) -> bool:
+        """Whether an event was sent (or is being sent) in the last `within` seconds."""
+        return self._clock() - self._last_send < within
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
@@ -201,6 +206,7 @@ class MatrixSender:
             raise ChatGone("the bot is not in this room")
         if room.encrypted and self._client.olm is not None:
             await self._prepare_encrypted(room_id)
+        self._last_send = self._clock()
         try:
             reply = await self._client.room_send(
                 room_id, "m.room.message", content, ignore_unverified_devices=True
