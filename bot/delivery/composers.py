@@ -29,6 +29,9 @@ from bot.render.compose import (
 )
 from bot.store import OutboxRow, RowKind, Store
 
+# Composed broadcasts kept (items x languages x correction days).
+SENDS_CACHED = 256
+
 
 class ItemComposers:
     """Broadcast, edit, notice and delete rows of the catalog's updates."""
@@ -37,6 +40,11 @@ class ItemComposers:
         self.catalog = catalog
         self.store = store
         self.clock = clock
+        # A broadcast is one text per language for thousands of rows: composed
+        # (and its revision digested) once per (item, language, correction
+        # day), not per row. An entry holds the item it was made from, so a
+        # reloaded file (a new Item) is composed afresh.
+        self._sends: dict[tuple[str, str | None, date | None], tuple[Item, Send]] = {}
 
     def table(self) -> dict[RowKind, Composer]:
         return {
@@ -71,9 +79,19 @@ class ItemComposers:
         return found
 
     async def broadcast(self, row: OutboxRow) -> Action:
-        item, t = self._read(row)
-        message = self._message(item, t, self._today() if item.correction else None)
-        return Send(message, revision(item, t))
+        base = self.catalog.items.get(row.item_id)
+        corrected_on = self._today() if base is not None and base.correction else None
+        key = (row.item_id, row.language, corrected_on)
+        cached = self._sends.get(key)
+        if base is not None and cached is not None and cached[0] is base:
+            return cached[1]
+        item, t = self._read(row)  # raises Unsendable if the item is gone
+        assert base is not None
+        send = Send(self._message(item, t, corrected_on), revision(item, t))
+        if len(self._sends) >= SENDS_CACHED:
+            self._sends.clear()
+        self._sends[key] = (base, send)
+        return send
 
     async def edit(self, row: OutboxRow) -> Action:
         item, t = self._read(row)
