@@ -44,6 +44,11 @@ A real deployment gives one process the token's polling (or the webhook).
 `--code DIR` runs the bot, the fake server and the database helpers from
 another source tree (on PYTHONPATH), e.g. `git archive COMMIT | tar -x -C DIR`:
 a measurement of one commit while the working tree is being edited.
+
+`--server-gc off` runs the fake server with its garbage collector disabled:
+it keeps every accepted message, and a full collection over them stalls it
+long enough that requests arriving meanwhile, stamped together, overrun its
+strict window (429s the bot's pacing cannot prevent).
 """
 
 from __future__ import annotations
@@ -149,18 +154,29 @@ def cpu_seconds(pid: int) -> float:
 class FakeServer:
     """`python -m tests.fake_telegram` in its own process, and its control routes."""
 
-    def __init__(self, code: Path | None) -> None:
+    def __init__(self, code: Path | None, *, gc: bool = True) -> None:
         self.code = code
+        self.gc = gc
         self.proc: asyncio.subprocess.Process | None = None
         self.base_url = ""
         self.token = ""
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        # `--server-gc off`: the server keeps every message it accepted, and its
+        # full garbage collections (tens of ms with 20,000 messages) stamp the
+        # requests that arrive meanwhile together, more than the strict window's
+        # slack: 429s that say nothing about the bot.
+        module = ["-m", "tests.fake_telegram"]
+        if not self.gc:
+            module = [
+                "-c",
+                "import gc, runpy, sys; gc.disable(); sys.argv[0] = 'fake_telegram'; "
+                "runpy.run_module('tests.fake_telegram', run_name='__main__')",
+            ]
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "tests.fake_telegram",
+            *module,
             "--per-second",
             str(FREE_RATE),
             "--paid-per-second",
@@ -500,7 +516,7 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
     directory = Path(tempfile.mkdtemp(prefix=f"strikewire-pipeline-{mode.name}-"))
     postgres = Postgres() if mode.postgres else None
     code: Path | None = args.code
-    server = FakeServer(code)
+    server = FakeServer(code, gc=args.server_gc == "on")
     bots: list[Bot] = []
     try:
         url = postgres.start() if postgres else f"sqlite:///{directory / 'strikewire.db'}"
@@ -672,6 +688,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--after-restart", type=float, default=10.0, help="seconds to watch after the restart"
+    )
+    parser.add_argument(
+        "--server-gc",
+        choices=["on", "off"],
+        default="on",
+        help="the fake server's garbage collector (off: its pauses draw no 429s)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     parser.add_argument(
