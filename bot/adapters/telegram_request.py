@@ -19,6 +19,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+_JSON = {"Content-Type": "application/json"}
+
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
     return default if isinstance(value, DefaultValue) else value
@@ -75,6 +77,8 @@ class AiohttpRequest(BaseRequest):
                 connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
                 timeout=self._default_timeout,
+                # The Bot API sets no cookies; a real jar is work on every call.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def shutdown(self) -> None:
@@ -120,8 +124,8 @@ class AiohttpRequest(BaseRequest):
                 response = await session.request(
                     method,
                     url,
-                    data=json.dumps(request_data.parameters),
-                    headers={"Content-Type": "application/json"},
+                    data=json.dumps(request_data.parameters).encode(),
+                    headers=_JSON,
                     timeout=timeout,
                 )
             async with response:
