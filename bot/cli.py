@@ -157,7 +157,7 @@ async def _followups_preview(config: Config, item: Item) -> str | None:
     except DatabaseError:
         return None
     try:
-        sent = sum(n for _, _, n in await store.sent_revisions(item.id))
+        sent = await store.sent_chats(item.id)
         if not sent:
             return None
         if item.withdrawn is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import answers
@@ -89,9 +88,6 @@ class Commands(PublishingCommands):
         self.default_lang = default_lang
         self.status = status
         self.desk = desk
-
-    def now(self) -> datetime:
-        return self.clock.now()
 
     async def _reader(self, msg: Incoming) -> tuple[Subscription | None, str, Texts]:
         """The chat's subscription and language: chosen with /language, else the

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import yaml
 from markdown_it import MarkdownIt
 
 from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
@@ -50,6 +51,18 @@ def plain_title(line: str) -> str:
     return " ".join("".join(words).split())
 
 
+def front_matter_title(text: str) -> str:
+    """The `title:` of an update file's front matter as YAML reads it (quotes
+    and escapes resolved), '' when there is none; the checker reports why."""
+    parts = split_front_matter(text)
+    try:
+        data = yaml.safe_load(parts[0]) if parts else None
+    except yaml.YAMLError:
+        return ""
+    title = data.get("title") if isinstance(data, dict) else None
+    return title if isinstance(title, str) else ""
+
+
 def _split(text: str) -> tuple[str, int]:
     """`text` without its leading blank lines, and how many lines were dropped."""
     stripped = text.lstrip()
@@ -73,11 +86,7 @@ def from_text(
         return None
     if stripped.startswith("---"):
         whole = stripped if stripped.endswith("\n") else stripped + "\n"
-        title = next(
-            (ln.split(":", 1)[1].strip() for ln in whole.splitlines() if ln.startswith("title:")),
-            "",
-        )
-        return Written(whole, title, lambda n: start + n - 1, source)
+        return Written(whole, front_matter_title(whole), lambda n: start + n - 1, source)
     title_line, _, rest = stripped.partition("\n")
     title = plain_title(title_line)
     body, body_dropped = _split(rest)

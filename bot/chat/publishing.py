@@ -167,9 +167,7 @@ class PublishingCommands:
             return [Outgoing(say.usage_post(q.t))]
         if isinstance(written, str):
             return [Outgoing(written)]
-        fallback = (
-            slug(written.title) or f"news-{self.now().astimezone(self.catalog.zone):%Y-%m-%d}"
-        )
+        fallback = self._stem(written.title)
         checked = self._check(q, written, fallback)
         if isinstance(checked, str):
             return [Outgoing(checked)]
@@ -226,7 +224,7 @@ class PublishingCommands:
         return [self._preview(new, q), Outgoing(f"{effect}\n\n{footer}")]
 
     async def _edit_effect(self, t: Texts, item: Item) -> str:
-        sent = sum(n for _, _, n in await self.store.sent_revisions(item.id))
+        sent = await self.store.sent_chats(item.id)
         effect = await self._desk().dispatcher.corrections(item, self.now(), dry_run=True)
         return say.edit_effect(t, effect.edits, effect.notices, sent)
 
@@ -241,7 +239,7 @@ class PublishingCommands:
             return [Outgoing(say.already_withdrawn(q.t, item_id))]
         reason = " ".join(q.args[1:])[:MAX_REASON]
         draft = await self._save(q, DraftAction.WITHDRAW, item.id, item.title, reason)
-        sent = sum(n for _, _, n in await self.store.sent_revisions(item.id))
+        sent = await self.store.sent_chats(item.id)
         return [
             Outgoing(
                 say.withdraw_preview(q.t, item, sent) + "\n\n" + say.withdraw_footer(q.t, draft.id)
@@ -321,17 +319,15 @@ class PublishingCommands:
             return await self._apply_change(t, draft)
         except (WriteError, OSError) as exc:
             log.warning("publish failed action=%s error=%s", draft.action.value, type(exc).__name__)
-            return say.write_failed(
-                t, str(exc) if isinstance(exc, WriteError) else exc.strerror or ""
-            )
+            reason = str(exc) if isinstance(exc, WriteError) else exc.strerror or ""
+            return say.write_failed(t, reason)
 
     async def _apply_post(self, t: Texts, draft: Draft) -> str:
         if draft.item_id is not None:
             stems = [draft.item_id]
         else:
-            base = self._stem(draft.title)
             taken = self.catalog.everything()
-            stems = [s for s in candidates(base) if s not in taken]
+            stems = [s for s in candidates(self._stem(draft.title)) if s not in taken]
         path = write_new(self.catalog.directory, stems, draft.text)
         await self._desk().reload()
         item_id = path.stem
@@ -357,18 +353,15 @@ class PublishingCommands:
             return say.changed_meanwhile(t, draft.item_id)
         if draft.action is DraftAction.EDIT:
             new_item, _ = self.catalog.check_text(path.stem, draft.text.encode())
-            effect = (
-                await self._edit_effect(
-                    t, dataclasses.replace(new_item, translations=item.translations)
-                )
-                if new_item
-                else ""
-            )
+            effect = ""
+            if new_item is not None:
+                new_item = dataclasses.replace(new_item, translations=item.translations)
+                effect = await self._edit_effect(t, new_item)
             replace(self.catalog.directory, path, draft.text)
             await self._desk().reload()
             log.info("corrected item=%s", draft.item_id)
             return say.corrected(t, draft.item_id, effect)
-        sent = sum(n for _, _, n in await self.store.sent_revisions(item.id))
+        sent = await self.store.sent_chats(item.id)
         current = path.read_text(encoding="utf-8")
         replace(self.catalog.directory, path, with_withdrawn(current, draft.text or None))
         await self._desk().reload()
@@ -402,9 +395,9 @@ class PublishingCommands:
             item = self.catalog.everything().get(draft.item_id or "")
             if item is None:
                 return [Outgoing(say.no_such_item(q.t, draft.item_id or ""))]
-            sent = sum(n for _, _, n in await self.store.sent_revisions(item.id))
+            sent = await self.store.sent_chats(item.id)
             return [Outgoing(say.withdraw_preview(q.t, item, sent))]
-        stem = draft.item_id or slug(draft.title) or "draft"
+        stem = draft.item_id or self._stem(draft.title)
         item, _ = self.catalog.check_text(stem, draft.text.encode())
         if item is None:
             return [Outgoing(say.gone_meanwhile(q.t, draft.id))]

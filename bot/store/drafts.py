@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Delete, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store.fanout import audience_filter
@@ -59,6 +59,10 @@ class Draft:
         )
 
 
+def _expired(now: float) -> Delete:
+    return delete(drafts).where(drafts.c.expires_at <= now)
+
+
 class DraftsMixin:
     engine: AsyncEngine
 
@@ -82,13 +86,13 @@ class DraftsMixin:
     async def open_drafts(self, now: float) -> list[Draft]:
         """Drafts not yet expired, oldest first (expired ones are deleted)."""
         async with self.engine.begin() as conn:
-            await conn.execute(delete(drafts).where(drafts.c.expires_at <= now))
+            await conn.execute(_expired(now))
             rows = await conn.execute(select(drafts).order_by(drafts.c.created_at, drafts.c.id))
             return [Draft.from_row(r) for r in rows.all()]
 
     async def drop_expired_drafts(self, now: float) -> int:
         async with self.engine.begin() as conn:
-            result = await conn.execute(delete(drafts).where(drafts.c.expires_at <= now))
+            result = await conn.execute(_expired(now))
             return max(result.rowcount, 0)
 
     async def draft(self, draft_id: str, now: float) -> Draft | None:

@@ -41,6 +41,10 @@ class FollowupsMixin:
             )
             return [(lang, rev, int(n)) for lang, rev, n in rows.all()]
 
+    async def sent_chats(self, item_id: str) -> int:
+        """How many chats an item's broadcast was sent to (all languages)."""
+        return sum(chats for _, _, chats in await self.sent_revisions(item_id))
+
     async def has_row(self, message_key: str, platform: str, chat_id: str) -> bool:
         """Whether one chat has a row of a key."""
         async with self.engine.connect() as conn:
