@@ -120,11 +120,24 @@ async def people(
 async def answers_after(
     user: MatrixTestUser, bot: Running, room_id: str, command: str, within: float = 20
 ) -> Received:
-    """Type `command` and return the bot's next message in the room."""
-    before = len(user.messages_from(bot.user_id, room_id))
-    await user.say(room_id, command)
-    messages = await user.wait_for_messages(bot.user_id, room_id, before + 1, within)
-    return messages[before]
+    """Type `command` and return the bot's first message after it in the room.
+
+    Counted from the command's own event in this user's timeline, not from how
+    many bot messages this client has seen: another member's answer may still
+    be on its way to this client when the command is sent."""
+    event_id = await user.say(room_id, command)
+
+    def answer() -> Received | None:
+        timeline = [m for m in user.received if m.room_id == room_id]
+        mine = next((i for i, m in enumerate(timeline) if m.event_id == event_id), None)
+        if mine is None:
+            return None
+        return next((m for m in timeline[mine + 1 :] if m.sender == bot.user_id), None)
+
+    await user.wait_until(lambda: answer() is not None, f"the answer to {command}", within)
+    found = answer()
+    assert found is not None
+    return found
 
 
 async def open_direct_chat(user: MatrixTestUser, bot: Running) -> str:
