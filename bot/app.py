@@ -131,17 +131,29 @@ class App:
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             self._owner = DatabaseOwner(Path(url.removeprefix("sqlite:///")))
             self._owner.acquire()
-        self._store = await open_store(url)
+        privacy = self.config.privacy
+        keyring = privacy.keyring
+        self._store = await open_store(
+            url, keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
+        )
         self.adapters = self._given_adapters or build_adapters(self.config, self.store)
         platforms = [a.platform for a in self.adapters]
-        await self.store.sync_destinations(
-            [
-                (d.platform, d.chat, d.language)
-                for d in self.config.destinations
-                if d.platform in platforms
-            ],
-            self.clock.now().timestamp(),
-        )
+        destinations: list[tuple[str, str, str | None]] = [
+            (d.platform, d.chat, d.language)
+            for d in self.config.destinations
+            if d.platform in platforms
+        ]
+        now = self.clock.now().timestamp()
+        if privacy.subscriptions:
+            await self.store.sync_destinations(destinations, now)
+        else:
+            # Channel-only: broadcasts go to the configured destinations, and
+            # no chat, not even a destination, is kept in the database.
+            self.store.fixed_audience = destinations
+            dropped = await self.store.drop_subscribers()
+            if dropped:
+                log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
+        await self.store.purge_inactive()
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -150,7 +162,13 @@ class App:
             self.config.language,
         )
         self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
-        key = await self.store.state_setdefault("publishing:key", secrets.token_hex(32))
+        owner_key = (
+            keyring.publishing
+            if keyring is not None
+            else bytes.fromhex(
+                await self.store.state_setdefault("publishing:key", secrets.token_hex(32))
+            )
+        )
         self._commands = Commands(
             self.catalog,
             self.store,
@@ -163,9 +181,10 @@ class App:
                 dispatcher=self.dispatcher,
                 reload=self.reload,
                 tell_admins=self._tell_admins,
-                key=bytes.fromhex(key),
+                key=owner_key,
                 max_age=self.config.broadcast.max_age,
             ),
+            follow=None if privacy.subscriptions else privacy.follow,
         )
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:
@@ -287,6 +306,7 @@ class App:
                 await self.tick()
                 keep = self.config.privacy.keep_delivery_records
                 await self.store.purge_done((self.clock.now() - keep).timestamp())
+                await self.store.purge_inactive()
                 await self.store.drop_expired_drafts(self.clock.now().timestamp())
             except Exception:
                 log.exception("periodic check failed")

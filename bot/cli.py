@@ -26,11 +26,12 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import texts
 from bot.logs import setup_logging
 from bot.pickets.ics import calendar_bytes
+from bot.privacy.cli import add_commands as add_privacy_commands
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
 from bot.status import status_text
-from bot.store import DatabaseError, PrefixedState, open_store
+from bot.store import DatabaseError, PrefixedState, Store, open_store
 from bot.web.server import WebStartError
 from bot.web.site import Site, saved_follow, write_site
 
@@ -43,6 +44,14 @@ def _catalog(config: Config, directory: Path | None = None) -> Catalog:
 
 def _config(args: argparse.Namespace) -> Config:
     return load_config(config_path_from(args.config), required=args.config is not None)
+
+
+async def _open(config: Config) -> Store:
+    """The store, opened with the config's privacy key and retention."""
+    privacy = config.privacy
+    return await open_store(
+        config.database_url, privacy.keyring, keep_inactive=privacy.keep_inactive_subscribers
+    )
 
 
 async def _run(config: Config) -> int:
@@ -153,7 +162,7 @@ async def _followups_preview(config: Config, item: Item) -> str | None:
     """What publishing this file would do to messages already sent, or None
     when nothing of it was sent (or there is no database yet)."""
     try:
-        store = await open_store(config.database_url)
+        store = await _open(config)
     except DatabaseError:
         return None
     try:
@@ -176,7 +185,7 @@ async def _followups_preview(config: Config, item: Item) -> str | None:
 
 
 async def _status(config: Config) -> str:
-    store = await open_store(config.database_url)
+    store = await _open(config)
     try:
         catalog = _catalog(config).load()
         return await status_text(store, catalog, texts(config.language))
@@ -222,7 +231,7 @@ async def _site(config: Config, directory: Path, base_url: str) -> int:
     for problem in catalog.problems:
         print(problem.format(), file=sys.stderr)
     try:
-        store = await open_store(config.database_url)
+        store = await _open(config)
     except DatabaseError as exc:
         # Only the subscribe links come from the database: go on without them.
         print(f"strikewire: {exc}; the pages get no subscribe links", file=sys.stderr)
@@ -288,6 +297,11 @@ def parser() -> argparse.ArgumentParser:
         "--base-url", help="the address they are published at (default: web.base_url)"
     )
     site.set_defaults(func=cmd_site)
+
+    def plain(name: str, help_text: str) -> argparse.ArgumentParser:
+        return subs.add_parser(name, help=help_text, description=help_text)
+
+    add_privacy_commands(sub, plain, _config)
     return top
 
 

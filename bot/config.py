@@ -27,6 +27,7 @@ from pydantic import (
 
 from bot.content.yamlpos import YamlError, load_yaml_with_lines
 from bot.durations import parse_duration
+from bot.privacy.keys import Keyring, read_key
 from bot.problems import Problem, problems_from_validation_error
 
 DEFAULT_CONFIG = "config.yaml"
@@ -71,11 +72,46 @@ class BroadcastConfig(Strict):
     max_parts: int = Field(default=10, ge=1, le=100)
 
 
+def _duration_or_zero(value: Any) -> timedelta:
+    if value in (0, "0"):
+        return timedelta(0)
+    return _duration(value)
+
+
+def _privacy_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        raise ValueError("is empty (set STRIKEWIRE_KEY, made with `strikewire keygen`)")
+    read_key(text)
+    return text
+
+
 class PrivacyConfig(Strict):
+    # 32 random bytes, base64 (`strikewire keygen`): chat ids, room ids and
+    # message ids are stored sealed with it (bot/privacy). Keep it out of the
+    # config file: `key: ${STRIKEWIRE_KEY}`.
+    key: Annotated[str | None, BeforeValidator(_privacy_key)] = Field(default=None, repr=False)
+    # false: channel-only. No subscriber is stored; updates go to
+    # `destinations`, and /start says where to follow the campaign.
+    subscriptions: bool = True
+    # Where to follow the campaign, for /start in channel-only mode: links or
+    # addresses such as https://t.me/strike_news or #strike-news:example.org.
+    follow: list[str] = Field(default_factory=list)
     # Who received what (and the message ids that corrections edit) is
     # forgotten this long after the send; an older update can no longer be
     # corrected or withdrawn in the chats.
     keep_delivery_records: Duration = Field(default=timedelta(days=30), ge=timedelta(days=1))
+    # A chat that stopped (or that the platform says is gone) is deleted this
+    # long after; 0: at once. Kept, it gets its language back on /start.
+    keep_inactive_subscribers: Annotated[
+        timedelta, BeforeValidator(_duration_or_zero), PlainSerializer(str)
+    ] = timedelta(0)
+
+    @property
+    def keyring(self) -> Keyring | None:
+        return None if self.key is None else Keyring(read_key(self.key))
 
 
 class DeliveryConfig(Strict):

@@ -137,7 +137,7 @@ async def test_errors_are_classified(tmp_path: Path) -> None:
         assert sorted(c for c, _ in tg.sent) == ["-1004", "1", "2"]
         assert tg.attempts["3"] == 1  # rejected: never looped
         gone = await app.store.subscription("telegram", "0")
-        assert gone is not None and not gone.active
+        assert gone is None  # a chat gone is forgotten (keep_inactive_subscribers 0)
         moved = await app.store.subscription("telegram", "-1004")
         assert moved is not None and moved.active
         counts = await app.store.queue_counts()

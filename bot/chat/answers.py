@@ -130,6 +130,18 @@ def not_subscribed(t: Texts) -> str:
     return t.md("This chat is not subscribed. Send /start to subscribe.")
 
 
+def channel_only(t: Texts, follow: Sequence[str], *, welcome: bool) -> str:
+    """The answer to /start and the other subscription commands when the bot
+    keeps no subscribers (privacy.subscriptions: false)."""
+    lines = [bold(t.md("Welcome.")) + " " if welcome else ""]
+    lines[0] += t.md("This bot keeps no list of subscribers: nothing about this chat is stored.")
+    if follow:
+        lines.append(t.md("The campaign's news is posted here:"))
+        lines += [f"• {esc(place)}" for place in follow]
+    lines.append(t.md("Ask here any time: /appeals, /address, /pickets, /calendar."))
+    return "\n".join(lines)
+
+
 def stopped(t: Texts) -> str:
     return t.md("Stopped: this chat receives no more updates. /start subscribes again.")
 

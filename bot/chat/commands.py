@@ -8,7 +8,7 @@ command, an unknown campaign or an absurd argument never raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.adapters.base import Incoming, Outgoing
@@ -81,8 +81,11 @@ class Commands(PublishingCommands):
         default_lang: str,
         status: StatusSource,
         desk: Desk | None = None,
+        follow: Sequence[str] | None = None,
     ) -> None:
         self.catalog = catalog
+        # Channel-only mode: where to follow the campaign (None: subscriptions on).
+        self.follow = None if follow is None else tuple(follow)
         self.store = store
         self.clock = clock
         self.default_lang = default_lang
@@ -106,6 +109,9 @@ class Commands(PublishingCommands):
         command = BY_NAME.get(parsed.name)
         if command is None:
             return [Outgoing(answers.unknown_command(t, parsed.name))]
+        if command.stores and self.follow is not None:
+            welcome = command.name == "start"
+            return [Outgoing(answers.channel_only(t, self.follow, welcome=welcome))]
         refused = refusal(command, msg, t)
         if refused is not None:
             return [Outgoing(refused)]
@@ -216,7 +222,8 @@ class Commands(PublishingCommands):
         return [calendar_message(self.catalog.items.values(), self.now(), q.t)]
 
     async def cmd_help(self, q: Asked) -> list[Outgoing]:
-        return [Outgoing(answers.help_text(q.t, usable(q.msg)))]
+        channel_only = self.follow is not None
+        return [Outgoing(answers.help_text(q.t, usable(q.msg, channel_only=channel_only)))]
 
     async def cmd_status(self, q: Asked) -> list[Outgoing]:
         return [Outgoing(await self.status(q.t))]
@@ -233,9 +240,15 @@ def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:
     return None
 
 
-def usable(msg: Incoming) -> list[Command]:
-    """The commands /help lists for this sender."""
-    return [c for c in TABLE if c.who is not Who.ADMINS or msg.is_bot_admin]
+def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command]:
+    """The commands /help lists for this sender (in channel-only mode, none
+    that would store something, /start aside: it says where to follow)."""
+    return [
+        c
+        for c in TABLE
+        if (c.who is not Who.ADMINS or msg.is_bot_admin)
+        and not (channel_only and c.stores and c.name != "start")
+    ]
 
 
 def menu(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
@@ -247,13 +260,16 @@ def menu(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
 C = Commands
 # Every command, in the order /help and the menus list them.
 TABLE: tuple[Command, ...] = (
-    Command("start", C.cmd_start, N_("subscribe this chat to every update"), Who.MANAGERS),
+    Command(
+        "start", C.cmd_start, N_("subscribe this chat to every update"), Who.MANAGERS, stores=True
+    ),
     Command(
         "subscribe",
         C.cmd_subscribe,
         N_("receive only these campaigns (none: everything)"),
         Who.MANAGERS,
         args=N_("[campaign…]"),
+        stores=True,
     ),
     Command(
         "unsubscribe",
@@ -261,8 +277,9 @@ TABLE: tuple[Command, ...] = (
         N_("stop these campaigns (none: stop everything)"),
         Who.MANAGERS,
         args=N_("[campaign…]"),
+        stores=True,
     ),
-    Command("stop", C.cmd_stop, N_("stop receiving updates"), Who.MANAGERS),
+    Command("stop", C.cmd_stop, N_("stop receiving updates"), Who.MANAGERS, stores=True),
     Command("latest", C.cmd_latest, N_("the last few updates")),
     Command("appeals", C.cmd_appeals, N_("active appeals")),
     Command(
@@ -279,6 +296,7 @@ TABLE: tuple[Command, ...] = (
         C.cmd_language,
         N_("the language of this bot and of the updates"),
         args=N_("[code]"),
+        stores=True,
     ),
     Command("forget", C.cmd_forget, N_("delete everything stored about this chat"), Who.MANAGERS),
     Command("help", C.cmd_help, N_("this list")),

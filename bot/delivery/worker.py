@@ -253,10 +253,7 @@ class DeliveryWorker:
         if free <= 0 or self._stopping or (in_flight and free < max(1, most // 4)):
             return False
         now = self.clock.now().timestamp()
-        rows = [
-            OutboxRow.from_row(r)
-            for r in await self.store.claim(self.platform, now, free, self.lease, self.owner)
-        ]
+        rows = await self.store.claim(self.platform, now, free, self.lease, self.owner)
         # A row of ours whose lease ran out (a stalled loop, a clock moved on)
         # may come back: it is already on its way here.
         fresh = [row for row in rows if row.id not in self._held]

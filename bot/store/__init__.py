@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Protocol
 
+from bot.privacy.encryption import Progress, check_key, reseal, stored_check
+from bot.privacy.identities import Identities
+from bot.privacy.keys import Keyring
 from bot.store.database import DatabaseError, make_engine, migrate
 from bot.store.drafts import Draft, DraftAction
-from bot.store.store import OutboxRow, Retry, RowKind, Store, Subscription
+from bot.store.rows import OutboxRow, Retry, RowKind, Subscription
+from bot.store.store import Store
 
 __all__ = [
     "DatabaseError",
@@ -44,12 +49,26 @@ class PrefixedState:
         await self._store.set_state(f"{self._prefix}:{key}", value)
 
 
-async def open_store(url: str) -> Store:
-    """Connect, migrate to the newest schema, and return the store."""
+async def open_store(
+    url: str,
+    keyring: Keyring | None = None,
+    *,
+    keep_inactive: timedelta = timedelta(0),
+    progress: Progress | None = None,
+) -> Store:
+    """Connect, check the key, migrate to the newest schema, and return the store.
+
+    A database sealed with another key, or sealed while no key is given, is
+    refused before anything is written. The first time a key is given for a
+    plain database, its identities are sealed in place (with progress lines)."""
     engine = make_engine(url)
     try:
+        stored = await stored_check(engine)
+        check_key(stored, keyring)
         await migrate(engine)
+        if keyring is not None and stored is None:
+            await reseal(engine, None, keyring, *([progress] if progress else []))
     except BaseException:
         await engine.dispose()
         raise
-    return Store(engine)
+    return Store(engine, Identities(keyring), keep_inactive=keep_inactive.total_seconds())

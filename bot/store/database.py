@@ -29,7 +29,7 @@ _MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] =
     weakref.WeakKeyDictionary()
 )
 # Several processes starting against one PostgreSQL database migrate in turn.
-_PG_LOCK_ID = 0x5754_5249_4B45  # "STRIKE"
+PG_LOCK_ID = 0x5754_5249_4B45  # "STRIKE"
 
 
 class DatabaseError(Exception):
@@ -103,7 +103,7 @@ async def migrate(engine: AsyncEngine) -> None:
         lock = _MIGRATING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         async with lock, engine.begin() as conn:
             if engine.dialect.name == "postgresql":
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})"))
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({PG_LOCK_ID})"))
             await conn.run_sync(_upgrade)
     except DatabaseError:
         raise

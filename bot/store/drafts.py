@@ -148,6 +148,13 @@ class DraftsMixin:
         self, campaigns: Sequence[str], platforms: Sequence[str]
     ) -> dict[str | None, int]:
         """Active chats that would receive an item of `campaigns`, by language."""
+        fixed = getattr(self, "fixed_audience", None)
+        if fixed is not None:
+            counts: dict[str | None, int] = {}
+            for platform, _, language in fixed:
+                if platform in platforms:
+                    counts[language] = counts.get(language, 0) + 1
+            return counts
         s = subscribers
         wanted = audience_filter(campaigns, platforms)
         async with self.engine.connect() as conn:

@@ -14,7 +14,24 @@ from typing import Any
 from sqlalchemy import and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.privacy.identities import Identities
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
+
+# Where a chat-independent row's columns go, for both ways of writing them.
+_COLUMNS = [
+    "message_key",
+    "item_id",
+    "variant",
+    "kind",
+    "platform",
+    "chat_id",
+    "chat_box",
+    "language",
+    "state",
+    "attempts",
+    "due_at",
+    "created_at",
+]
 
 
 def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[Any]:
@@ -36,6 +53,8 @@ def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[
 
 class FanoutMixin:
     engine: AsyncEngine
+    ids: Identities
+    fixed_audience: list[tuple[str, str, str | None]] | None
     _insert: Any
 
     async def enqueue(
@@ -70,48 +89,14 @@ class FanoutMixin:
                 )
                 if claimed.rowcount == 0:
                     return None
-            s = subscribers
-            wanted = audience_filter(campaigns, platforms)
-            if chats is not None:
-                wanted.append(or_(*[and_(s.c.platform == p, s.c.chat_id == c) for p, c in chats]))
-            source = select(
-                literal(message_key),
-                literal(item_id),
-                literal(variant),
-                literal(kind),
-                s.c.platform,
-                s.c.chat_id,
-                s.c.language,
-                literal("queued"),
-                literal(0),
-                literal(now),
-                literal(now),
-            ).where(*wanted)
-            insert = self._insert(outbox).from_select(
-                [
-                    "message_key",
-                    "item_id",
-                    "variant",
-                    "kind",
-                    "platform",
-                    "chat_id",
-                    "language",
-                    "state",
-                    "attempts",
-                    "due_at",
-                    "created_at",
-                ],
-                source,
-            )
-            # Rows of the key already there are skipped. A broadcast just claimed
-            # usually has none, and the claimed `broadcasts` row keeps every other
-            # writer of its key waiting: then a plain INSERT does, since ON
-            # CONFLICT's speculative insertion costs PostgreSQL a third of a
-            # million-row fan-out.
-            if chats is not None or await self._has_rows(conn, message_key):
-                insert = insert.on_conflict_do_nothing()
-            result = await conn.execute(insert)
-            count = max(result.rowcount, 0)
+            if self.fixed_audience is not None:
+                count = await self._enqueue_fixed(
+                    conn, (message_key, item_id, variant, kind), platforms, now, chats
+                )
+            else:
+                count = await self._enqueue_subscribers(
+                    conn, (message_key, item_id, variant, kind), campaigns, platforms, now, chats
+                )
             if chats is None:
                 await conn.execute(
                     update(broadcasts)
@@ -119,6 +104,86 @@ class FanoutMixin:
                     .values(recipients=count)
                 )
             return count
+
+    async def _enqueue_subscribers(
+        self,
+        conn: AsyncConnection,
+        what: tuple[str, str, str, str],
+        campaigns: Sequence[str],
+        platforms: Sequence[str],
+        now: float,
+        chats: Sequence[tuple[str, str]] | None,
+    ) -> int:
+        message_key = what[0]
+        s = subscribers
+        wanted = audience_filter(campaigns, platforms)
+        if chats is not None:
+            wanted.append(
+                or_(
+                    *[
+                        and_(s.c.platform == p, s.c.chat_id == self.ids.index(p, c))
+                        for p, c in chats
+                    ]
+                )
+            )
+        source = select(
+            *[literal(v) for v in what],
+            s.c.platform,
+            s.c.chat_id,
+            s.c.chat_box,
+            s.c.language,
+            literal("queued"),
+            literal(0),
+            literal(now),
+            literal(now),
+        ).where(*wanted)
+        insert = self._insert(outbox).from_select(_COLUMNS, source)
+        # Rows of the key already there are skipped. A broadcast just claimed
+        # usually has none, and the claimed `broadcasts` row keeps every other
+        # writer of its key waiting: then a plain INSERT does, since ON
+        # CONFLICT's speculative insertion costs PostgreSQL a third of a
+        # million-row fan-out.
+        if chats is not None or await self._has_rows(conn, message_key):
+            insert = insert.on_conflict_do_nothing()
+        result = await conn.execute(insert)
+        return max(result.rowcount, 0)
+
+    async def _enqueue_fixed(
+        self,
+        conn: AsyncConnection,
+        what: tuple[str, str, str, str],
+        platforms: Sequence[str],
+        now: float,
+        chats: Sequence[tuple[str, str]] | None,
+    ) -> int:
+        """Channel-only mode: one row per configured destination, no subscribers read."""
+        assert self.fixed_audience is not None
+        only = None if chats is None else set(chats)
+        rows = [
+            dict(
+                zip(
+                    _COLUMNS,
+                    [
+                        *what,
+                        platform,
+                        self.ids.index(platform, chat),
+                        self.ids.box(platform, chat),
+                        language,
+                        "queued",
+                        0,
+                        now,
+                        now,
+                    ],
+                    strict=True,
+                )
+            )
+            for platform, chat, language in self.fixed_audience
+            if platform in platforms and (only is None or (platform, chat) in only)
+        ]
+        if not rows:
+            return 0
+        result = await conn.execute(self._insert(outbox).values(rows).on_conflict_do_nothing())
+        return max(result.rowcount, 0)
 
     @staticmethod
     async def _has_rows(conn: AsyncConnection, message_key: str) -> bool:
@@ -147,9 +212,11 @@ class FanoutMixin:
         """(message key, platform, chat) of rows under `key_prefix` that went or are going out."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(outbox.c.message_key, outbox.c.platform, outbox.c.chat_id).where(
+                select(
+                    outbox.c.message_key, outbox.c.platform, outbox.c.chat_id, outbox.c.chat_box
+                ).where(
                     outbox.c.message_key.startswith(key_prefix, autoescape=True),
                     outbox.c.state.in_(("sent", "sending")),
                 )
             )
-            return [(k, p, c) for k, p, c in rows.all()]
+            return [(k, p, self.ids.chat(p, c, box)) for k, p, c, box in rows.all()]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.privacy.identities import Identities
 from bot.store.schema import outbox
 
 # Kinds whose sent messages a withdrawal takes back.
@@ -29,6 +30,7 @@ def item_key(item_id: str) -> str:
 
 class FollowupsMixin:
     engine: AsyncEngine
+    ids: Identities
     _insert: Any
 
     async def sent_revisions(self, item_id: str) -> list[tuple[str | None, str | None, int]]:
@@ -52,7 +54,7 @@ class FollowupsMixin:
                 select(outbox.c.id).where(
                     outbox.c.message_key == message_key,
                     outbox.c.platform == platform,
-                    outbox.c.chat_id == chat_id,
+                    outbox.c.chat_id == self.ids.index(platform, chat_id),
                 )
             )
             return found is not None
@@ -116,6 +118,7 @@ class FollowupsMixin:
             literal(kind),
             outbox.c.platform,
             outbox.c.chat_id,
+            outbox.c.chat_box,
             outbox.c.language,
             literal("queued"),
             literal(0),
@@ -134,6 +137,7 @@ class FollowupsMixin:
                     "kind",
                     "platform",
                     "chat_id",
+                    "chat_box",
                     "language",
                     "state",
                     "attempts",
@@ -160,7 +164,8 @@ class FollowupsMixin:
             ).first()
         if found is None:
             return None
-        ids, revision = found
+        stored, revision = found
+        ids = self.ids.open_ids(stored)
         return (tuple(ids.split(",")) if ids else ()), revision
 
     async def followup_counts(self, item_id: str) -> dict[str, int]:

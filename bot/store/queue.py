@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.privacy.identities import Identities
+from bot.store.rows import OutboxRow
 from bot.store.schema import adapter_state, outbox
 
 # Rows that ended without a send for a good reason: not errors for /status.
@@ -25,11 +27,12 @@ _CHUNK = 500
 
 class QueueMixin:
     engine: AsyncEngine
+    ids: Identities
     _insert: Any
 
     async def claim(
         self, platform: str, now: float, limit: int, lease: float, owner: str = ""
-    ) -> list[Any]:
+    ) -> list[OutboxRow]:
         """Lease up to `limit` due rows of one platform to `owner`, oldest first:
         rows whose lease ran out (their holder died), then queued rows now due."""
         values = {"state": "sending", "leased_until": now + lease, "claimed_by": owner}
@@ -61,7 +64,7 @@ class QueueMixin:
                 )
                 rows += (await conn.execute(stmt)).all()
         rows.sort(key=lambda r: (r.due_at, r.id))
-        return rows
+        return [OutboxRow.from_row(r, self.ids) for r in rows]
 
     async def renew(self, owner: str, row_ids: Collection[int], until: float) -> set[int]:
         """Extend the leases `owner` still holds; return the ids it still holds.
@@ -138,7 +141,14 @@ class QueueMixin:
             if sent:
                 await self._mark(
                     conn,
-                    [{"row_id": i, "ids": ids[:255], "rev": rev} for i, ids, rev in sent],
+                    [
+                        {
+                            "row_id": i,
+                            "ids": self.ids.seal_ids(ids[:255] if ids else ids),
+                            "rev": rev,
+                        }
+                        for i, ids, rev in sent
+                    ],
                     [],
                     state="sent",
                     done_at=now,
@@ -154,7 +164,11 @@ class QueueMixin:
                         revision=func.coalesce(bindparam("rev"), outbox.c.revision),
                     ),
                     [
-                        {"row_id": i, "ids": ids[:255] if ids else None, "rev": rev}
+                        {
+                            "row_id": i,
+                            "ids": self.ids.seal_ids(ids[:255] if ids else ids),
+                            "rev": rev,
+                        }
                         for i, ids, rev in targets
                     ],
                 )

@@ -25,12 +25,15 @@ from sqlalchemy import (
 metadata = MetaData()
 
 # One chat that receives updates. No names, no user ids: only where to send.
+# With a privacy key, `chat_id` is a blind index and `chat_box` the sealed id
+# (bot/privacy/identities.py); without one, `chat_box` is empty.
 subscribers = Table(
     "subscribers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("platform", String(16), nullable=False),
     Column("chat_id", String(255), nullable=False),
+    Column("chat_box", Text, nullable=True),
     Column("language", String(8), nullable=True),
     # Subscribed to every campaign (the default after /start).
     Column("everything", Boolean, nullable=False, default=True),
@@ -38,6 +41,8 @@ subscribers = Table(
     # "chat": subscribed from the chat; "config": a configured destination.
     Column("source", String(8), nullable=False, default="chat"),
     Column("created_at", Float, nullable=False),
+    # When it stopped; deleted privacy.keep_inactive_subscribers later.
+    Column("inactive_since", Float, nullable=True),
     UniqueConstraint("platform", "chat_id", name="uq_subscribers_chat"),
 )
 
@@ -74,6 +79,7 @@ outbox = Table(
     Column("target_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
     Column("platform", String(16), nullable=False),
     Column("chat_id", String(255), nullable=False),
+    Column("chat_box", Text, nullable=True),
     Column("language", String(8), nullable=True),
     Column("state", String(8), nullable=False),  # queued | sending | sent | failed | halted
     Column("attempts", Integer, nullable=False, default=0),
@@ -83,7 +89,7 @@ outbox = Table(
     # a worker renews, records and gives back only rows that are still its own.
     Column("claimed_by", String(32), nullable=True),
     Column("last_error", String(64), nullable=True),  # an error kind, never message text
-    Column("message_ids", String(255), nullable=True),
+    Column("message_ids", Text, nullable=True),  # sealed with a privacy key
     Column("created_at", Float, nullable=False),
     Column("done_at", Float, nullable=True),
     UniqueConstraint("message_key", "platform", "chat_id", name="uq_outbox_message_chat"),

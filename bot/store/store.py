@@ -5,94 +5,42 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import enum
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.privacy.identities import Identities
 from bot.store.drafts import DraftsMixin
 from bot.store.fanout import FanoutMixin
 from bot.store.followups import FollowupsMixin
 from bot.store.queue import QueueMixin
+from bot.store.rows import Subscription
 from bot.store.schema import outbox, subscribers, subscriptions
 
 
-@dataclass(frozen=True)
-class Subscription:
-    """What one chat receives."""
-
-    platform: str
-    chat_id: str
-    active: bool
-    everything: bool
-    campaigns: frozenset[str]
-    language: str | None
-    source: str
-
-
-class RowKind(enum.StrEnum):
-    """What an outbox row does; each kind has one composer."""
-
-    BROADCAST = "broadcast"  # an update, to a subscriber
-    REMINDER = "reminder"  # a picket is coming
-    MOVED = "moved"  # a picket the chat was reminded of has a new date
-    EDIT = "edit"  # bring a sent update's messages to the current text
-    NOTICE = "notice"  # a short reply under a corrected update
-    DELETE = "delete"  # take back a withdrawn update's messages
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    message_key: str
-    item_id: str
-    variant: str
-    platform: str
-    chat_id: str
-    language: str | None
-    attempts: int
-    kind: RowKind = RowKind.BROADCAST
-    revision: str | None = None
-    target_id: int | None = None
-    message_ids: tuple[str, ...] = ()
-
-    @classmethod
-    def from_row(cls, row: Any) -> OutboxRow:
-        return cls(
-            row.id,
-            row.message_key,
-            row.item_id,
-            row.variant,
-            row.platform,
-            row.chat_id,
-            row.language,
-            row.attempts,
-            RowKind(row.kind),
-            row.revision,
-            row.target_id,
-            tuple(row.message_ids.split(",")) if row.message_ids else (),
-        )
-
-
-@dataclass(frozen=True)
-class Retry:
-    id: int
-    due_at: float
-    error_kind: str
-
-
-def _chat(platform: str, chat_id: str) -> tuple[Any, Any]:
-    """The WHERE condition for one chat's subscriber row."""
-    return subscribers.c.platform == platform, subscribers.c.chat_id == chat_id
-
-
 class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
-    def __init__(self, engine: AsyncEngine) -> None:
+    """The database behind the bot. Chat ids go in and come out as the
+    platforms know them; `ids` decides what is written (bot/privacy)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        ids: Identities | None = None,
+        *,
+        keep_inactive: float = 0.0,
+    ) -> None:
         self.engine = engine
+        self.ids = ids or Identities()
+        # Seconds a stopped or gone chat is kept (its language, its campaigns)
+        # before it is deleted; 0 deletes it at once.
+        self.keep_inactive = keep_inactive
+        # Channel-only mode (privacy.subscriptions: false): the chats every
+        # broadcast goes to, from the config; no subscriber is stored.
+        self.fixed_audience: list[tuple[str, str, str | None]] | None = None
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     async def close(self) -> None:
@@ -100,15 +48,39 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
 
     # Subscribers.
 
+    def _chat(self, platform: str, chat_id: str) -> tuple[Any, Any]:
+        """The WHERE condition for one chat's subscriber row."""
+        index = self.ids.index(platform, chat_id)
+        return subscribers.c.platform == platform, subscribers.c.chat_id == index
+
+    def _outbox_chat(self, platform: str, chat_id: str) -> tuple[Any, Any]:
+        index = self.ids.index(platform, chat_id)
+        return outbox.c.platform == platform, outbox.c.chat_id == index
+
     async def _subscriber_id(
         self, conn: AsyncConnection, platform: str, chat_id: str
     ) -> int | None:
-        found = await conn.scalar(select(subscribers.c.id).where(*_chat(platform, chat_id)))
+        found = await conn.scalar(select(subscribers.c.id).where(*self._chat(platform, chat_id)))
         return int(found) if found is not None else None
+
+    async def _retire(self, conn: AsyncConnection, where: Sequence[Any], now: float | None) -> None:
+        """A chat stops receiving: deleted at once, or kept keep_inactive longer."""
+        if self.keep_inactive <= 0:
+            ids = select(subscribers.c.id).where(*where).scalar_subquery()
+            await conn.execute(delete(subscriptions).where(subscriptions.c.subscriber_id.in_(ids)))
+            await conn.execute(delete(subscribers).where(*where))
+            return
+        await conn.execute(
+            update(subscribers)
+            .where(*where, subscribers.c.active)
+            .values(active=False, everything=False, inactive_since=now or time.time())
+        )
 
     async def subscription(self, platform: str, chat_id: str) -> Subscription | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(subscribers).where(*_chat(platform, chat_id)))).first()
+            row = (
+                await conn.execute(select(subscribers).where(*self._chat(platform, chat_id)))
+            ).first()
             if row is None:
                 return None
             names = await conn.scalars(
@@ -142,7 +114,8 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 result = await conn.execute(
                     subscribers.insert().values(
                         platform=platform,
-                        chat_id=chat_id,
+                        chat_id=self.ids.index(platform, chat_id),
+                        chat_box=self.ids.box(platform, chat_id),
                         language=language,
                         everything=campaigns is None,
                         active=True,
@@ -159,7 +132,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                         select(subscribers.c.active).where(subscribers.c.id == sub_id)
                     )
                 )
-                values: dict[str, Any] = {"active": True}
+                values: dict[str, Any] = {"active": True, "inactive_since": None}
                 if campaigns is None:
                     values["everything"] = True
                 elif not was_active:
@@ -183,7 +156,9 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 )
             return not was_active
 
-    async def unsubscribe(self, platform: str, chat_id: str, campaigns: Iterable[str]) -> None:
+    async def unsubscribe(
+        self, platform: str, chat_id: str, campaigns: Iterable[str], now: float | None = None
+    ) -> None:
         """Stop `campaigns` for a chat subscribed to some campaigns."""
         async with self.engine.begin() as conn:
             sub_id = await self._subscriber_id(conn, platform, chat_id)
@@ -201,11 +176,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 .where(subscriptions.c.subscriber_id == sub_id)
             )
             if not left:
-                await conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.id == sub_id)
-                    .values(active=False, everything=False)
-                )
+                await self._retire(conn, [subscribers.c.id == sub_id], now)
 
     async def set_campaigns_from_everything(
         self, platform: str, chat_id: str, campaigns: Iterable[str]
@@ -224,17 +195,21 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                     self._insert(subscriptions).values(rows).on_conflict_do_nothing()
                 )
 
-    async def stop(self, platform: str, chat_id: str, *, error_kind: str = "stopped") -> None:
+    async def stop(
+        self,
+        platform: str,
+        chat_id: str,
+        *,
+        error_kind: str = "stopped",
+        now: float | None = None,
+    ) -> None:
         """Deactivate a chat and drop what was still queued for it."""
         async with self.engine.begin() as conn:
-            await conn.execute(
-                update(subscribers).where(*_chat(platform, chat_id)).values(active=False)
-            )
+            await self._retire(conn, self._chat(platform, chat_id), now)
             await conn.execute(
                 update(outbox)
                 .where(
-                    outbox.c.platform == platform,
-                    outbox.c.chat_id == chat_id,
+                    *self._outbox_chat(platform, chat_id),
                     outbox.c.state.in_(("queued", "sending")),
                 )
                 .values(state="failed", last_error=error_kind)
@@ -249,39 +224,37 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                     delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
                 )
                 await conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
-            await conn.execute(
-                delete(outbox).where(outbox.c.platform == platform, outbox.c.chat_id == chat_id)
-            )
+            await conn.execute(delete(outbox).where(*self._outbox_chat(platform, chat_id)))
 
     async def set_language(self, platform: str, chat_id: str, language: str | None) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
-                update(subscribers).where(*_chat(platform, chat_id)).values(language=language)
+                update(subscribers).where(*self._chat(platform, chat_id)).values(language=language)
             )
 
     async def move_chat(self, platform: str, old: str, new: str) -> None:
         """A chat lives on under a new id: move its subscription and queued rows."""
+        moved = {"chat_id": self.ids.index(platform, new), "chat_box": self.ids.box(platform, new)}
         async with self.engine.begin() as conn:
             if await self._subscriber_id(conn, platform, new) is None:
                 await conn.execute(
-                    update(subscribers).where(*_chat(platform, old)).values(chat_id=new)
+                    update(subscribers).where(*self._chat(platform, old)).values(**moved)
                 )
             else:
-                await conn.execute(delete(subscribers).where(*_chat(platform, old)))
+                await conn.execute(delete(subscribers).where(*self._chat(platform, old)))
             taken = (
                 select(outbox.c.message_key)
-                .where(outbox.c.platform == platform, outbox.c.chat_id == new)
+                .where(*self._outbox_chat(platform, new))
                 .scalar_subquery()
             )
             await conn.execute(
                 update(outbox)
                 .where(
-                    outbox.c.platform == platform,
-                    outbox.c.chat_id == old,
+                    *self._outbox_chat(platform, old),
                     outbox.c.state.in_(("queued", "sending")),
                     outbox.c.message_key.not_in(taken),
                 )
-                .values(chat_id=new, state="queued", leased_until=None)
+                .values(**moved, state="queued", leased_until=None)
             )
 
     async def sync_destinations(
@@ -289,7 +262,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
     ) -> None:
         """Make configured destinations active subscribers of everything; retire removed ones."""
         async with self.engine.begin() as conn:
-            keep = {(p, c) for p, c, _ in wanted}
+            keep = {(p, self.ids.index(p, c)) for p, c, _ in wanted}
             rows = (
                 await conn.execute(
                     select(subscribers.c.id, subscribers.c.platform, subscribers.c.chat_id).where(
@@ -303,7 +276,8 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
             for platform, chat_id, language in wanted:
                 stmt = self._insert(subscribers).values(
                     platform=platform,
-                    chat_id=chat_id,
+                    chat_id=self.ids.index(platform, chat_id),
+                    chat_box=self.ids.box(platform, chat_id),
                     language=language,
                     everything=True,
                     active=True,
@@ -318,9 +292,27 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                             "everything": True,
                             "source": "config",
                             "language": language,
+                            "inactive_since": None,
                         },
                     )
                 )
+
+    async def drop_subscribers(self) -> int:
+        """Delete every subscriber (channel-only mode keeps none)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(subscriptions))
+            result = await conn.execute(delete(subscribers))
+            return max(result.rowcount, 0)
+
+    async def purge_inactive(self, now: float | None = None) -> int:
+        """Delete the chats stopped or gone more than keep_inactive ago."""
+        before = (now or time.time()) - self.keep_inactive
+        where = [subscribers.c.active.is_(False), subscribers.c.inactive_since <= before]
+        async with self.engine.begin() as conn:
+            ids = select(subscribers.c.id).where(*where).scalar_subquery()
+            await conn.execute(delete(subscriptions).where(subscriptions.c.subscriber_id.in_(ids)))
+            result = await conn.execute(delete(subscribers).where(*where))
+            return max(result.rowcount, 0)
 
     async def subscriber_counts(self) -> dict[str, int]:
         async with self.engine.connect() as conn:

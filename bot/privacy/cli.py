@@ -1,0 +1,147 @@
+"""The privacy subcommands: `keygen`, `encrypt`, `rotate-key` and `decrypt`.
+
+Each of the last three holds the SQLite database's lock (a running bot holds
+it too, so they refuse to run beside one) and changes the whole database in
+one transaction (bot/privacy/encryption.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import Config
+from bot.privacy.encryption import Resealed, reseal, stored_check
+from bot.privacy.keys import Keyring, new_key, read_key
+from bot.store import DatabaseError, open_store
+from bot.store.database import make_engine
+from bot.store.owner import DatabaseOwner
+
+LoadConfig = Callable[[argparse.Namespace], Config]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _fail(text: str) -> int:
+    _say(f"strikewire: {text}")
+    return 1
+
+
+def _summary(done: Resealed | None, verb: str) -> str:
+    if done is None:
+        return "nothing to do: the database already is as asked"
+    text = f"{verb} {done.chats} chat(s) and {done.records} delivery record(s)"
+    if done.drafts:
+        text += f"; {done.drafts} unpublished draft(s) dropped (their owners were keyed)"
+    return text
+
+
+def _change(config: Config, old: Keyring | None, new: Keyring | None, verb: str) -> int:
+    url = config.database_url
+    owner = None
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            return _fail(f"no database at {path}: nothing to change")
+        owner = DatabaseOwner(path)
+    try:
+        if owner is not None:
+            owner.acquire()
+        done = asyncio.run(_reseal(url, old, new))
+    except DatabaseError as exc:
+        return _fail(str(exc))
+    finally:
+        if owner is not None:
+            owner.release()
+    _say(_summary(done, verb))
+    return 0
+
+
+async def _reseal(url: str, old: Keyring | None, new: Keyring | None) -> Resealed | None:
+    engine = make_engine(url)
+    try:
+        stored = await stored_check(engine)
+        if stored == (new.check if new else None):
+            return None
+        if old is None and stored is not None:
+            raise DatabaseError(
+                "the database is already encrypted, with another key than privacy.key; "
+                "nothing was changed"
+            )
+        # Opening checks the old key and brings the schema up to date.
+        store = await open_store(url, old, progress=_say)
+        await store.close()
+        return await reseal(engine, old, new, _say)
+    finally:
+        await engine.dispose()
+
+
+def cmd_keygen(_args: argparse.Namespace) -> int:
+    print(new_key())
+    _say(
+        "keep it secret and safe: without it the database cannot be read. "
+        "Give it to the bot as privacy.key: ${STRIKEWIRE_KEY}"
+    )
+    return 0
+
+
+def _commands(load: LoadConfig) -> dict[str, Callable[[argparse.Namespace], int]]:
+    def cmd_encrypt(args: argparse.Namespace) -> int:
+        config = load(args)
+        keyring = config.privacy.keyring
+        if keyring is None:
+            return _fail(
+                "privacy.key is not set: make one with `strikewire keygen` and set "
+                "privacy.key: ${STRIKEWIRE_KEY} in the config"
+            )
+        return _change(config, None, keyring, "encrypted")
+
+    def cmd_rotate(args: argparse.Namespace) -> int:
+        config = load(args)
+        old = config.privacy.keyring
+        if old is None:
+            return _fail("privacy.key is not set: rotate-key needs the current key there")
+        try:
+            new = Keyring(read_key(args.new))
+        except ValueError as exc:
+            return _fail(f"--new {exc}")
+        code = _change(config, old, new, "re-encrypted")
+        if code == 0:
+            _say("now give the bot the new key as privacy.key before starting it")
+        return code
+
+    def cmd_decrypt(args: argparse.Namespace) -> int:
+        config = load(args)
+        old = config.privacy.keyring
+        if old is None:
+            return _fail("privacy.key is not set: decrypt needs the database's key there")
+        code = _change(config, old, None, "decrypted")
+        if code == 0:
+            _say("now remove privacy.key from the config before starting the bot")
+        return code
+
+    return {"encrypt": cmd_encrypt, "rotate-key": cmd_rotate, "decrypt": cmd_decrypt}
+
+
+def add_commands(
+    sub: Callable[[str, str], argparse.ArgumentParser],
+    plain: Callable[[str, str], argparse.ArgumentParser],
+    load: LoadConfig,
+) -> None:
+    """Add the privacy subcommands; `sub` makes one that reads the config."""
+    commands = _commands(load)
+    plain("keygen", "print a new random privacy key").set_defaults(func=cmd_keygen)
+    sub("encrypt", "seal every chat id in the database with privacy.key").set_defaults(
+        func=commands["encrypt"]
+    )
+    rotate = sub("rotate-key", "re-encrypt the database from privacy.key to a new key")
+    rotate.add_argument("--new", required=True, metavar="KEY", help="the new key (base64)")
+    rotate.set_defaults(func=commands["rotate-key"])
+    sub("decrypt", "store chat ids in clear again (then remove privacy.key)").set_defaults(
+        func=commands["decrypt"]
+    )

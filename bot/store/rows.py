@@ -1,0 +1,76 @@
+"""What the store hands out: a chat's subscription and an outbox row, with
+chat and message ids opened (bot/privacy/identities.py), and the row kinds."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from bot.privacy.identities import Identities
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one chat receives."""
+
+    platform: str
+    chat_id: str
+    active: bool
+    everything: bool
+    campaigns: frozenset[str]
+    language: str | None
+    source: str
+
+
+class RowKind(enum.StrEnum):
+    """What an outbox row does; each kind has one composer."""
+
+    BROADCAST = "broadcast"  # an update, to a subscriber
+    REMINDER = "reminder"  # a picket is coming
+    MOVED = "moved"  # a picket the chat was reminded of has a new date
+    EDIT = "edit"  # bring a sent update's messages to the current text
+    NOTICE = "notice"  # a short reply under a corrected update
+    DELETE = "delete"  # take back a withdrawn update's messages
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message_key: str
+    item_id: str
+    variant: str
+    platform: str
+    chat_id: str
+    language: str | None
+    attempts: int
+    kind: RowKind = RowKind.BROADCAST
+    revision: str | None = None
+    target_id: int | None = None
+    message_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: Any, ids: Identities) -> OutboxRow:
+        """A claimed row, its chat and message ids as the platform knows them."""
+        message_ids = ids.open_ids(row.message_ids)
+        return cls(
+            row.id,
+            row.message_key,
+            row.item_id,
+            row.variant,
+            row.platform,
+            ids.chat(row.platform, row.chat_id, row.chat_box),
+            row.language,
+            row.attempts,
+            RowKind(row.kind),
+            row.revision,
+            row.target_id,
+            tuple(message_ids.split(",")) if message_ids else (),
+        )
+
+
+@dataclass(frozen=True)
+class Retry:
+    id: int
+    due_at: float
+    error_kind: str
