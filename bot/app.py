@@ -26,6 +26,7 @@ from bot.delivery.composers import ItemComposers, compose
 from bot.delivery.dispatcher import Dispatcher, item_key
 from bot.delivery.worker import Action, Backoff, Composer, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
+from bot.logs import key_pseudonyms
 from bot.pickets.scheduler import PicketScheduler
 from bot.problems import Problem
 from bot.status import status_text
@@ -133,6 +134,8 @@ class App:
             self._owner.acquire()
         privacy = self.config.privacy
         keyring = privacy.keyring
+        if keyring is not None:
+            key_pseudonyms(keyring.logs)
         self._store = await open_store(
             url, keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
         )
@@ -154,6 +157,7 @@ class App:
             if dropped:
                 log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
         await self.store.purge_inactive()
+        await self.store.purge_done(now - privacy.keep_delivery_records.total_seconds())
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -241,7 +245,9 @@ class App:
     async def _start_web(self) -> None:
         """The web face (bot/web) when the config has `web:`; the subscribe
         links are kept either way, for `strikewire site`."""
-        follow = await save_follow(PrefixedState(self.store, "web"), self.adapters)
+        privacy = self.config.privacy
+        channels = None if privacy.subscriptions else privacy.follow
+        follow = await save_follow(PrefixedState(self.store, "web"), self.adapters, channels)
         web = self.config.web
         if web is None:
             return
@@ -437,11 +443,13 @@ class App:
         grace = self.config.delivery.stop_grace.total_seconds()
         await asyncio.gather(*(worker.stop(grace) for worker in self.workers.values()))
         await self._each_adapter(lambda adapter: adapter.stop())
+        opened = self._store is not None
         if self._store is not None:
             await self._store.close()
         if self._owner is not None:
             self._owner.release()
-        log.info("stopped")
+        if opened:  # a start refused before the database opened said why already
+            log.info("stopped")
 
     async def _each_adapter(self, step: Callable[[Adapter], Awaitable[None]]) -> None:
         """Run one stop step on every adapter; one that fails does not stop the others."""

@@ -29,12 +29,24 @@ QUIET = (
 )
 
 
+# Keyed from privacy.key when one is set (`key_pseudonyms`): then a guessed
+# chat id cannot be checked against a log; without it, it can.
+_pseudonym_key = b""
+
+
+def key_pseudonyms(key: bytes) -> None:
+    """Key the log's pseudonyms (with a key derived from privacy.key)."""
+    global _pseudonym_key
+    _pseudonym_key = key
+
+
 def pseudonym(identifier: str) -> str:
     """A short stand-in for a chat or room id in logs: lines about one room can
     be told apart and followed, but the log does not say which room it is."""
-    return (
-        "#" + hashlib.blake2b(identifier.encode(), digest_size=5, person=b"strikewire").hexdigest()
+    digest = hashlib.blake2b(
+        identifier.encode(), digest_size=5, person=b"strikewire", key=_pseudonym_key
     )
+    return "#" + digest.hexdigest()
 
 
 def quiet_libraries() -> None:

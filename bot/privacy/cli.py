@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import Config
-from bot.privacy.encryption import Resealed, reseal, stored_check
+from bot.privacy.encryption import Resealed, check_key, reseal, stored_check
 from bot.privacy.keys import Keyring, new_key, read_key
 from bot.store import DatabaseError, open_store
 from bot.store.database import make_engine
@@ -68,11 +68,8 @@ async def _reseal(url: str, old: Keyring | None, new: Keyring | None) -> Reseale
         stored = await stored_check(engine)
         if stored == (new.check if new else None):
             return None
-        if old is None and stored is not None:
-            raise DatabaseError(
-                "the database is already encrypted, with another key than privacy.key; "
-                "nothing was changed"
-            )
+        if old is None:
+            check_key(stored, new)  # encrypted already, with another key
         # Opening checks the old key and brings the schema up to date.
         store = await open_store(url, old, progress=_say)
         await store.close()

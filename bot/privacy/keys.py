@@ -61,6 +61,8 @@ class Keyring:
         self.check = _derive(key, b"strikewire check v1").hex()
         # Hashes drafts' owners (bot/chat/publishing.py); never stored.
         self.publishing = _derive(key, b"strikewire publishing v1")
+        # Keys the chat pseudonyms in log lines (bot/logs.py).
+        self.logs = _derive(key, b"strikewire logs v1")
 
     def index(self, context: str, value: str) -> str:
         """A keyed, deterministic stand-in for `value`: equal values, equal

@@ -133,9 +133,27 @@ def follow_links(pairs: Sequence[tuple[str, str]]) -> list[Link]:
     return [Link(PLATFORM_NAMES.get(p, p.capitalize()), href) for p, href in pairs]
 
 
-async def save_follow(state: KeyValue, adapters: Sequence[Adapter]) -> list[Link]:
-    """The adapters' subscribe links, kept for `strikewire site`; returned as links."""
-    pairs = [(a.platform, link) for a in adapters if (link := a.subscribe_link())]
+def channel_links(follow: Sequence[str]) -> list[tuple[str, str]]:
+    """(platform, href) for channel-only mode's `privacy.follow` places: Matrix
+    aliases and room ids become matrix.to links; other non-links are skipped."""
+    pairs = []
+    for place in follow:
+        if place.startswith(("#", "!")) and ":" in place:
+            pairs.append(("matrix", "https://matrix.to/#/" + place))
+        elif place.startswith(("https://", "http://")):
+            pairs.append(("telegram" if "//t.me/" in place else "web", place))
+    return pairs
+
+
+async def save_follow(
+    state: KeyValue, adapters: Sequence[Adapter], channels: Sequence[str] | None = None
+) -> list[Link]:
+    """The adapters' subscribe links (in channel-only mode: the `channels` to
+    follow), kept for `strikewire site`; returned as links."""
+    if channels is not None:
+        pairs = channel_links(channels)
+    else:
+        pairs = [(a.platform, link) for a in adapters if (link := a.subscribe_link())]
     await state.set(FOLLOW_KEY, json.dumps(pairs))
     return follow_links(pairs)
 
