@@ -99,6 +99,8 @@ Composer = Callable[[OutboxRow], Awaitable[Action]]
 
 # The longest a send's outcome waits to be written with others (seconds).
 FLUSH_EVERY = 0.05
+# How often, while rows flow, claims also look for leases that ran out.
+EXPIRED_CHECK_EVERY = 1.0
 
 
 class Unsendable(Exception):
@@ -204,6 +206,7 @@ class DeliveryWorker:
         self._sending: dict[int, asyncio.Task[Done]] = {}
         self._outcomes = _Outcomes()
         self._run_task: asyncio.Task[None] | None = None
+        self._next_expired_check = 0.0
 
     def wake(self) -> None:
         """New rows may be due, or outcomes wait to be written: look now."""
@@ -253,7 +256,17 @@ class DeliveryWorker:
         if free <= 0 or self._stopping or (in_flight and free < max(1, most // 4)):
             return False
         now = self.clock.now().timestamp()
-        rows = await self.store.claim(self.platform, now, free, self.lease, self.owner)
+        # Leases run out only when a process died: looked for at most once a
+        # second while rows flow, which spares a statement on most claims.
+        loop_now = asyncio.get_running_loop().time()
+        expired = loop_now >= self._next_expired_check
+        rows = await self.store.claim(
+            self.platform, now, free, self.lease, self.owner, expired=expired
+        )
+        if expired:
+            self._next_expired_check = loop_now + EXPIRED_CHECK_EVERY
+        elif not rows:
+            self._next_expired_check = 0.0  # nothing queued: look for run-out leases next
         # A row of ours whose lease ran out (a stalled loop, a clock moved on)
         # may come back: it is already on its way here.
         fresh = [row for row in rows if row.id not in self._held]

@@ -31,19 +31,27 @@ class QueueMixin:
     _insert: Any
 
     async def claim(
-        self, platform: str, now: float, limit: int, lease: float, owner: str = ""
+        self,
+        platform: str,
+        now: float,
+        limit: int,
+        lease: float,
+        owner: str = "",
+        *,
+        expired: bool = True,
     ) -> list[OutboxRow]:
         """Lease up to `limit` due rows of one platform to `owner`, oldest first:
-        rows whose lease ran out (their holder died), then queued rows now due."""
+        rows whose lease ran out (their holder died; unless `expired` is
+        False), then queued rows now due."""
         values = {"state": "sending", "leased_until": now + lease, "claimed_by": owner}
-        expired = [outbox.c.state == "sending", outbox.c.leased_until < now]
+        run_out = [outbox.c.state == "sending", outbox.c.leased_until < now]
         queued = [outbox.c.state == "queued", outbox.c.due_at <= now]
         rows: list[Any] = []
         async with self.engine.begin() as conn:
             # Two statements, each served by the (platform, state, due_at, id)
             # index in order: one OR over both states would read and sort the
             # whole backlog on every claim.
-            for where in (expired, queued):
+            for where in (run_out, queued) if expired else (queued,):
                 if len(rows) >= limit:
                     break
                 pick = (
