@@ -27,11 +27,13 @@ from bot.i18n import texts
 from bot.logs import setup_logging
 from bot.pickets.ics import calendar_bytes
 from bot.privacy.cli import add_commands as add_privacy_commands
+from bot.privacy.encryption import check_key, stored_check
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
 from bot.status import status_text
 from bot.store import DatabaseError, PrefixedState, Store, open_store
+from bot.store.database import make_engine
 from bot.web.server import WebStartError
 from bot.web.site import Site, saved_follow, write_site
 
@@ -91,8 +93,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(config))
 
 
+def _key_refused(config: Config) -> str | None:
+    """Why the configured privacy key does not fit the database, if it does not
+    (nothing is written: no database is created, none is migrated)."""
+    url = config.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    return asyncio.run(_key_problem(url, config))
+
+
+async def _key_problem(url: str, config: Config) -> str | None:
+    engine = make_engine(url)
+    try:
+        stored = await stored_check(engine)
+    except DatabaseError:
+        return None  # unreachable: the subcommand says so itself if it needs it
+    finally:
+        await engine.dispose()
+    try:
+        check_key(stored, config.privacy.keyring)
+    except DatabaseError as exc:
+        return str(exc)
+    return None
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
+    refused = _key_refused(config)
+    if refused is not None:
+        print(f"strikewire: {refused}", file=sys.stderr)
+        return 1
     catalog = _catalog(config).load()
     for problem in catalog.problems:
         print(problem.format())
@@ -108,6 +138,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     config = _config(args)
+    refused = _key_refused(config)
+    if refused is not None:
+        print(f"strikewire: {refused}", file=sys.stderr)
+        return 1
     path = Path(args.file)
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
@@ -247,6 +281,10 @@ async def _site(config: Config, directory: Path, base_url: str) -> int:
 
 def cmd_site(args: argparse.Namespace) -> int:
     config = _config(args)
+    refused = _key_refused(config)
+    if refused is not None:
+        print(f"strikewire: {refused}", file=sys.stderr)
+        return 1
     base_url = args.base_url or (config.web.public_url if config.web is not None else None)
     if base_url is None:
         print(

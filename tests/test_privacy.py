@@ -208,7 +208,7 @@ def test_the_cli_refuses_a_wrong_key_in_one_line(tmp_path: Path) -> None:
 
     def strikewire(*args: str, key: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "bot", *args, "-c", str(config)],
+            [sys.executable, "-m", "bot", *" ".join(args).split(), "-c", str(config)],
             env={**env, "STRIKEWIRE_KEY": key},
             capture_output=True,
             text=True,
@@ -219,7 +219,7 @@ def test_the_cli_refuses_a_wrong_key_in_one_line(tmp_path: Path) -> None:
 
     right, wrong = new_key(), new_key()
     assert strikewire("status", key=right).returncode == 0  # creates the sealed database
-    for command in ("status", "run", "encrypt"):
+    for command in ("status", "run", "encrypt", "check", "site -o out"):
         done = strikewire(command, key=wrong)
         assert done.returncode == 1, done.stderr
         [line] = done.stderr.strip().splitlines()
