@@ -665,24 +665,33 @@ async def measure(db: Database, base: Path, count: int) -> Result:
     keyring, rotated = Keyring(read_key(key)), Keyring(read_key(new))
     write_config(base, db.config_url())
 
-    encrypt = await strikewire(base, key, "encrypt")
-    print(
-        f"{say} strikewire encrypt: {encrypt.seconds:.2f} s (start-up and first batch "
-        f"{encrypt.startup_s:.2f} s, rows {encrypt.rows_s:.2f} s, commit + VACUUM + exit "
-        f"{encrypt.tail_s:.2f} s): {encrypt.summary}",
-        flush=True,
-    )
-    if f"encrypted {count} chat(s) and {count} delivery record(s)" not in encrypt.summary:
-        problems.append(f"encrypt said: {encrypt.summary}")
-    found_encrypted = await db.files()
-    after_encrypt = await verify(db.url, keyring, plain)
-    if not await refused(db.url, None):
-        problems.append("the encrypted database opened without a key")
-    print(
-        f"{say} after encrypt: {after_encrypt.subscriptions_kept:,} subscriptions and "
-        f"{after_encrypt.records_kept:,} records kept; in the files "
-        f"{found_encrypted.describe(len(db.wanted))}",
-        flush=True,
+    async def step(
+        command: list[str], verb: str, opens: Keyring, not_with: Keyring | None, refusal: str
+    ) -> tuple[Command, Found, Verified]:
+        """Run one `strikewire` subcommand, then check what it left."""
+        done = await strikewire(base, key, *command)
+        print(
+            f"{say} strikewire {command[0]}: {done.seconds:.2f} s (start-up and first batch "
+            f"{done.startup_s:.2f} s, rows {done.rows_s:.2f} s, commit + VACUUM + exit "
+            f"{done.tail_s:.2f} s): {done.summary}",
+            flush=True,
+        )
+        if f"{verb} {count} chat(s) and {count} delivery record(s)" not in done.summary:
+            problems.append(f"{command[0]} said: {done.summary}")
+        found = await db.files()
+        after = await verify(db.url, opens, plain)
+        if not await refused(db.url, not_with):
+            problems.append(refusal)
+        print(
+            f"{say} after {command[0]}: {after.subscriptions_kept:,} subscriptions and "
+            f"{after.records_kept:,} records kept; in the files "
+            f"{found.describe(len(db.wanted))}",
+            flush=True,
+        )
+        return done, found, after
+
+    encrypt, found_encrypted, after_encrypt = await step(
+        ["encrypt"], "encrypted", keyring, None, "the encrypted database opened without a key"
     )
 
     in_process = await open_with_key(db.copy_url, keyring)
@@ -694,24 +703,12 @@ async def measure(db: Database, base: Path, count: int) -> Result:
     )
     await db.drop_copy()
 
-    rotate = await strikewire(base, key, "rotate-key", "--new", new)
-    print(
-        f"{say} strikewire rotate-key: {rotate.seconds:.2f} s (start-up and first batch "
-        f"{rotate.startup_s:.2f} s, rows {rotate.rows_s:.2f} s, commit + VACUUM + exit "
-        f"{rotate.tail_s:.2f} s): {rotate.summary}",
-        flush=True,
-    )
-    if f"re-encrypted {count} chat(s) and {count} delivery record(s)" not in rotate.summary:
-        problems.append(f"rotate-key said: {rotate.summary}")
-    found_rotated = await db.files()
-    after_rotate = await verify(db.url, rotated, plain)
-    if not await refused(db.url, keyring):
-        problems.append("the rotated database opened with the old key")
-    print(
-        f"{say} after rotate-key: {after_rotate.subscriptions_kept:,} subscriptions and "
-        f"{after_rotate.records_kept:,} records kept; in the files "
-        f"{found_rotated.describe(len(db.wanted))}",
-        flush=True,
+    rotate, found_rotated, after_rotate = await step(
+        ["rotate-key", "--new", new],
+        "re-encrypted",
+        rotated,
+        keyring,
+        "the rotated database opened with the old key",
     )
     if not plain_found.sampled or not plain_found.pattern:
         problems.append("the search found no id in the plain database: it proves nothing")

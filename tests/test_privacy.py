@@ -23,9 +23,9 @@ from bot.privacy.keys import Keyring, SealError, new_key, read_key
 from bot.store import DatabaseError, Store, open_store
 from bot.store.database import make_engine
 from bot.store.schema import outbox, subscribers
-from tests.conftest import make_config, write_update
+from tests.conftest import make_config
 from tests.recording import RecordingAdapter
-from tests.test_delivery import subprocess_env
+from tests.test_delivery import news, subprocess_env
 
 NOW = time.time()
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
@@ -57,19 +57,6 @@ def leaks(data: bytes, chat_id: str) -> list[str]:
 def sqlite_bytes(url: str) -> bytes:
     path = Path(url.removeprefix("sqlite:///"))
     return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
-
-
-def news(folder: Path, name: str = "strike.md") -> None:
-    write_update(
-        folder,
-        name,
-        f"""
-        kind: news
-        title: Strike news {name}
-        date: {TODAY}
-    """,
-        "The strike goes on.",
-    )
 
 
 # The keys.

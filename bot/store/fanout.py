@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.privacy.identities import Identities
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
-# Where a chat-independent row's columns go, for both ways of writing them.
-_COLUMNS = [
+# The columns a new outbox row is written with, in this order, by fan-out
+# (both ways) and by follow-ups (bot/store/followups.py, which add two).
+ROW_COLUMNS = [
     "message_key",
     "item_id",
     "variant",
@@ -137,7 +138,7 @@ class FanoutMixin:
             literal(now),
             literal(now),
         ).where(*wanted)
-        insert = self._insert(outbox).from_select(_COLUMNS, source)
+        insert = self._insert(outbox).from_select(ROW_COLUMNS, source)
         # Rows of the key already there are skipped. A broadcast just claimed
         # usually has none, and the claimed `broadcasts` row keeps every other
         # writer of its key waiting: then a plain INSERT does, since ON
@@ -162,7 +163,7 @@ class FanoutMixin:
         rows = [
             dict(
                 zip(
-                    _COLUMNS,
+                    ROW_COLUMNS,
                     [
                         *what,
                         platform,

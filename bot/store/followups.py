@@ -17,6 +17,7 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
+from bot.store.fanout import ROW_COLUMNS
 from bot.store.schema import outbox
 
 # Kinds whose sent messages a withdrawal takes back.
@@ -129,25 +130,7 @@ class FollowupsMixin:
         ).where(*where)
         insert = (
             self._insert(outbox)
-            .from_select(
-                [
-                    "message_key",
-                    "item_id",
-                    "variant",
-                    "kind",
-                    "platform",
-                    "chat_id",
-                    "chat_box",
-                    "language",
-                    "state",
-                    "attempts",
-                    "due_at",
-                    "created_at",
-                    "revision",
-                    "target_id",
-                ],
-                source,
-            )
+            .from_select([*ROW_COLUMNS, "revision", "target_id"], source)
             .on_conflict_do_nothing()
         )
         async with self.engine.begin() as conn:
