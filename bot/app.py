@@ -51,7 +51,13 @@ def build_adapters(config: Config, store: Store) -> list[Adapter]:
     if config.telegram is not None:
         from bot.adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(config.telegram, default_language=config.language))
+        adapters.append(
+            TelegramAdapter(
+                config.telegram,
+                default_language=config.language,
+                channel_only=not config.privacy.subscriptions,
+            )
+        )
     if config.matrix is not None:
         from bot.adapters.matrix import MatrixAdapter
 

@@ -79,7 +79,7 @@ Started = Callable[..., Awaitable[TelegramAdapter]]
 async def started(fake: FakeTelegram) -> AsyncIterator[Started]:
     adapters: list[TelegramAdapter] = []
 
-    async def start(core: Core, **config: object) -> TelegramAdapter:
+    async def start(core: Core, *, channel_only: bool = False, **config: object) -> TelegramAdapter:
         settings: dict[str, object] = {
             "token": fake.token,
             "base_url": fake.base_url,
@@ -87,7 +87,9 @@ async def started(fake: FakeTelegram) -> AsyncIterator[Started]:
             "limits": FAST,
             **config,
         }
-        adapter = TelegramAdapter(TelegramConfig.model_validate(settings), poll_timeout=1)
+        adapter = TelegramAdapter(
+            TelegramConfig.model_validate(settings), poll_timeout=1, channel_only=channel_only
+        )
         await adapter.start(core.on_command, core.on_chat_gone)
         adapters.append(adapter)
         return adapter
@@ -113,6 +115,15 @@ async def test_start_lists_the_commands_in_the_menu(fake: FakeTelegram, started:
     russian = fake.commands[f'{{"chat_id": {ADMIN}, "type": "chat"}}:ru']
     described = {c["command"]: c["description"] for c in russian}
     assert described["calendar"] and described["publish"] != "make your draft take effect"
+
+
+async def test_a_channel_only_bot_offers_nothing_that_would_store(
+    fake: FakeTelegram, started: Started
+) -> None:
+    await started(Core(), channel_only=True)
+    menu = {c["command"] for c in fake.commands['{"type": "default"}']}
+    assert {"start", "appeals", "address", "pickets", "calendar", "help"} <= menu
+    assert not {"subscribe", "unsubscribe", "stop", "language", "forget"} & menu
 
 
 async def test_a_wrong_token_fails_with_one_clear_line(fake: FakeTelegram) -> None:

@@ -87,8 +87,11 @@ class TelegramAdapter:
         default_language: str = "en",
         poll_timeout: float = 10.0,
         member_cache_seconds: float = 60.0,
+        channel_only: bool = False,
     ) -> None:
         self.config = config
+        # privacy.subscriptions false: the menus leave out what would store.
+        self._channel_only = channel_only
         self._request = request
         self._default_language = default_language
         self._poll_timeout = poll_timeout
@@ -215,21 +218,24 @@ class TelegramAdapter:
         shows users the one for their client language), and admins' own."""
         bot = self._bot()
         default = self._default_language
-        await bot.set_my_commands([BotCommand(n, d) for n, d in menu(default)])
+
+        def commands(lang: str, *, admin: bool = False) -> list[BotCommand]:
+            listed = menu(lang, admin=admin, channel_only=self._channel_only)
+            return [BotCommand(n, d) for n, d in listed]
+
+        await bot.set_my_commands(commands(default))
         for lang in LANGUAGES:
             if lang != default:
-                commands = [BotCommand(n, d) for n, d in menu(lang)]
-                await bot.set_my_commands(commands, language_code=lang)
+                await bot.set_my_commands(commands(lang), language_code=lang)
         for admin in self._admins:
             try:
                 await bot.set_my_commands(
-                    [BotCommand(n, d) for n, d in menu(default, admin=True)],
-                    scope=BotCommandScopeChat(admin),
+                    commands(default, admin=True), scope=BotCommandScopeChat(admin)
                 )
                 for lang in LANGUAGES:
                     if lang != default:
                         await bot.set_my_commands(
-                            [BotCommand(n, d) for n, d in menu(lang, admin=True)],
+                            commands(lang, admin=True),
                             scope=BotCommandScopeChat(admin),
                             language_code=lang,
                         )

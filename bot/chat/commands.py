@@ -240,21 +240,25 @@ def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:
     return None
 
 
-def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command]:
-    """The commands /help lists for this sender (in channel-only mode, none
+def _listed(command: Command, *, admin: bool, channel_only: bool) -> bool:
+    """Whether /help and the menus show `command` (in channel-only mode, none
     that would store something, /start aside: it says where to follow)."""
-    return [
-        c
-        for c in TABLE
-        if (c.who is not Who.ADMINS or msg.is_bot_admin)
-        and not (channel_only and c.stores and c.name != "start")
-    ]
+    if command.who is Who.ADMINS and not admin:
+        return False
+    return not (channel_only and command.stores and command.name != "start")
 
 
-def menu(lang: str, *, admin: bool = False) -> list[tuple[str, str]]:
+def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command]:
+    """The commands /help lists for this sender."""
+    return [c for c in TABLE if _listed(c, admin=msg.is_bot_admin, channel_only=channel_only)]
+
+
+def menu(lang: str, *, admin: bool = False, channel_only: bool = False) -> list[tuple[str, str]]:
     """(name, one line) for a platform's command menu: everyone's, or an admin's."""
     t = texts(lang)
-    return [(c.name, t._(c.does)) for c in TABLE if c.who is not Who.ADMINS or admin]
+    return [
+        (c.name, t._(c.does)) for c in TABLE if _listed(c, admin=admin, channel_only=channel_only)
+    ]
 
 
 C = Commands
@@ -298,7 +302,13 @@ TABLE: tuple[Command, ...] = (
         args=N_("[code]"),
         stores=True,
     ),
-    Command("forget", C.cmd_forget, N_("delete everything stored about this chat"), Who.MANAGERS),
+    Command(
+        "forget",
+        C.cmd_forget,
+        N_("delete everything stored about this chat"),
+        Who.MANAGERS,
+        stores=True,
+    ),
     Command("help", C.cmd_help, N_("this list")),
     Command("status", C.cmd_status, N_("subscribers, queue and problems"), Who.ADMINS),
     Command(

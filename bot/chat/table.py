@@ -41,7 +41,8 @@ class Command:
     private: bool = False
     # Reads the whole message (the lines after the command), not only words.
     takes_text: bool = False
-    # Changes what is stored about the chat (a subscription, its language):
+    # Changes what is stored about the chat (a subscription, its language, or
+    # deletes it all):
     # in channel-only mode (privacy.subscriptions: false) it only says where
     # to follow the campaign.
     stores: bool = False
