@@ -11,7 +11,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
@@ -31,6 +30,7 @@ from bot.pickets.scheduler import PicketScheduler
 from bot.problems import Problem
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
+from bot.store.database import sqlite_file
 from bot.store.owner import DatabaseOwner
 from bot.web.metrics import Metrics
 from bot.web.server import WebServer
@@ -135,8 +135,9 @@ class App:
         for problem in self.catalog.problems:
             log.warning("invalid update %s", problem.format())
         url = self.config.database_url
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            self._owner = DatabaseOwner(Path(url.removeprefix("sqlite:///")))
+        database_file = sqlite_file(url)
+        if database_file is not None:
+            self._owner = DatabaseOwner(database_file)
             self._owner.acquire()
         privacy = self.config.privacy
         keyring = privacy.keyring
@@ -162,8 +163,7 @@ class App:
             dropped = await self.store.drop_subscribers()
             if dropped:
                 log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
-        await self.store.purge_inactive()
-        await self.store.purge_done(now - privacy.keep_delivery_records.total_seconds())
+        await self._forget_old()
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -194,7 +194,7 @@ class App:
                 key=owner_key,
                 max_age=self.config.broadcast.max_age,
             ),
-            follow=None if privacy.subscriptions else privacy.follow,
+            follow=privacy.channel_only,
         )
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:
@@ -251,8 +251,7 @@ class App:
     async def _start_web(self) -> None:
         """The web face (bot/web) when the config has `web:`; the subscribe
         links are kept either way, for `strikewire site`."""
-        privacy = self.config.privacy
-        channels = None if privacy.subscriptions else privacy.follow
+        channels = self.config.privacy.channel_only
         follow = await save_follow(PrefixedState(self.store, "web"), self.adapters, channels)
         web = self.config.web
         if web is None:
@@ -316,12 +315,16 @@ class App:
                 return
             try:
                 await self.tick()
-                keep = self.config.privacy.keep_delivery_records
-                await self.store.purge_done((self.clock.now() - keep).timestamp())
-                await self.store.purge_inactive()
+                await self._forget_old()
                 await self.store.drop_expired_drafts(self.clock.now().timestamp())
             except Exception:
                 log.exception("periodic check failed")
+
+    async def _forget_old(self) -> None:
+        """Retention (privacy.keep_*): delivery records and stopped chats past it."""
+        keep = self.config.privacy.keep_delivery_records
+        await self.store.purge_done((self.clock.now() - keep).timestamp())
+        await self.store.purge_inactive()
 
     async def reload(self) -> Changes:
         """Read `updates/` again, broadcast what is new, report what is broken."""

@@ -33,7 +33,7 @@ from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
 from bot.status import status_text
 from bot.store import DatabaseError, PrefixedState, Store, open_store
-from bot.store.database import make_engine
+from bot.store.database import make_engine, sqlite_file
 from bot.web.server import WebStartError
 from bot.web.site import Site, saved_follow, write_site
 
@@ -108,10 +108,16 @@ def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
 def _key_refused(config: Config) -> str | None:
     """Why the configured privacy key does not fit the database, if it does not
     (nothing is written: no database is created, none is migrated)."""
-    url = config.database_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if _no_database_yet(config):
         return None
-    return asyncio.run(_key_problem(url, config))
+    return asyncio.run(_key_problem(config.database_url, config))
+
+
+def _no_database_yet(config: Config) -> bool:
+    """A SQLite database whose file is not there (yet): nothing to read from it."""
+    url = config.database_url
+    path = sqlite_file(url)
+    return url.startswith("sqlite:") and (path is None or not path.exists())
 
 
 async def _key_problem(url: str, config: Config) -> str | None:
@@ -192,11 +198,9 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for number, part in enumerate(parts, 1):
         print(f"── {args.platform} part {number}/{len(parts)} ({len(part)} characters) ──")
         print(part)
-    url = config.database_url
-    no_database = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
     effect = (
         None
-        if no_database
+        if _no_database_yet(config)
         else asyncio.run(_followups_preview(config, catalog.everything().get(item.id, item)))
     )
     if effect:

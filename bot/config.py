@@ -110,6 +110,11 @@ class PrivacyConfig(Strict):
     ] = timedelta(0)
 
     @property
+    def channel_only(self) -> list[str] | None:
+        """Channel-only mode's places to follow; None when subscriptions are on."""
+        return None if self.subscriptions else self.follow
+
+    @property
     def keyring(self) -> Keyring | None:
         return None if self.key is None else Keyring(read_key(self.key))
 

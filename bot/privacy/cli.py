@@ -11,13 +11,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from bot.config import Config
 from bot.privacy.encryption import Resealed, check_key, reseal, stored_check
 from bot.privacy.keys import Keyring, new_key, read_key
 from bot.store import DatabaseError, open_store
-from bot.store.database import make_engine
+from bot.store.database import make_engine, sqlite_file
 from bot.store.owner import DatabaseOwner
 
 LoadConfig = Callable[[argparse.Namespace], Config]
@@ -44,8 +43,8 @@ def _summary(done: Resealed | None, verb: str) -> str:
 def _change(config: Config, old: Keyring | None, new: Keyring | None, verb: str) -> int:
     url = config.database_url
     owner = None
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_file(url)
+    if path is not None:
         if not path.exists():
             return _fail(f"no database at {path}: nothing to change")
         owner = DatabaseOwner(path)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.privacy.identities import Identities
 from bot.privacy.keys import Keyring, SealError
-from bot.store.database import PG_LOCK_ID, DatabaseError
+from bot.store.database import PG_LOCK_ID, DatabaseError, cannot_open
 from bot.store.schema import adapter_state, drafts, outbox, subscribers
 
 CHECK_KEY = "privacy:check"
@@ -59,7 +59,7 @@ async def stored_check(engine: AsyncEngine) -> str | None:
                 select(adapter_state.c.value).where(adapter_state.c.key == CHECK_KEY)
             )
     except (SQLAlchemyError, OSError) as exc:
-        raise DatabaseError(f"cannot open the database: {_short(exc)}") from None
+        raise cannot_open(exc) from None
     return None if found is None else str(found)
 
 
@@ -172,8 +172,3 @@ async def _scrub(engine: AsyncEngine) -> None:
         else:
             for name in ("subscribers", "outbox", "drafts", "adapter_state"):
                 await auto.execute(text(f"VACUUM FULL {name}"))
-
-
-def _short(exc: BaseException) -> str:
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -36,6 +36,10 @@ class Identities:
             return None
         return self.keyring.seal(f"chat:{platform}", chat_id)
 
+    def columns(self, platform: str, chat_id: str) -> dict[str, str | None]:
+        """Both stored columns of a chat, for an INSERT or UPDATE."""
+        return {"chat_id": self.index(platform, chat_id), "chat_box": self.box(platform, chat_id)}
+
     def chat(self, platform: str, index: str, box: str | None) -> str:
         """The platform's chat id from a row's `chat_id` and `chat_box`."""
         if box is None or self.keyring is None:

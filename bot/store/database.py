@@ -108,9 +108,17 @@ async def migrate(engine: AsyncEngine) -> None:
     except DatabaseError:
         raise
     except (SQLAlchemyError, OSError) as exc:
-        raise DatabaseError(f"cannot open the database: {_short(exc)}") from None
+        raise cannot_open(exc) from None
 
 
-def _short(exc: BaseException) -> str:
+def cannot_open(exc: BaseException) -> DatabaseError:
+    """The one line an operator gets for a database the driver could not use."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return DatabaseError(f"cannot open the database: {text[0] if text else type(exc).__name__}")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a `sqlite:///` URL names; None for other databases and :memory:."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url.removeprefix("sqlite:///"))

@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Delete, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.fanout import audience_filter
-from bot.store.schema import drafts, outbox, subscribers
+from bot.store.schema import drafts, outbox
 
 
 class DraftAction(enum.StrEnum):
@@ -143,22 +142,3 @@ class DraftsMixin:
                 .group_by(outbox.c.state)
             )
             return {str(state): int(count) for state, count in rows.all()}
-
-    async def audience(
-        self, campaigns: Sequence[str], platforms: Sequence[str]
-    ) -> dict[str | None, int]:
-        """Active chats that would receive an item of `campaigns`, by language."""
-        fixed = getattr(self, "fixed_audience", None)
-        if fixed is not None:
-            counts: dict[str | None, int] = {}
-            for platform, _, language in fixed:
-                if platform in platforms:
-                    counts[language] = counts.get(language, 0) + 1
-            return counts
-        s = subscribers
-        wanted = audience_filter(campaigns, platforms)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(s.c.language, func.count()).where(*wanted).group_by(s.c.language)
-            )
-            return {language: int(count) for language, count in rows.all()}

@@ -8,17 +8,18 @@ enqueue of the key, from this process or another, writes nothing.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, literal, or_, select, update
+from sqlalchemy import and_, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.privacy.identities import Identities
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
-# The columns a new outbox row is written with, in this order, by fan-out
-# (both ways) and by follow-ups (bot/store/followups.py, which add two).
+# The columns an INSERT … SELECT writes a new outbox row with, in this order:
+# fan-out over subscribers, and follow-ups (bot/store/followups.py, which add two).
 ROW_COLUMNS = [
     "message_key",
     "item_id",
@@ -158,33 +159,53 @@ class FanoutMixin:
         chats: Sequence[tuple[str, str]] | None,
     ) -> int:
         """Channel-only mode: one row per configured destination, no subscribers read."""
-        assert self.fixed_audience is not None
-        only = None if chats is None else set(chats)
+        message_key, item_id, variant, kind = what
         rows = [
-            dict(
-                zip(
-                    ROW_COLUMNS,
-                    [
-                        *what,
-                        platform,
-                        self.ids.index(platform, chat),
-                        self.ids.box(platform, chat),
-                        language,
-                        "queued",
-                        0,
-                        now,
-                        now,
-                    ],
-                    strict=True,
-                )
-            )
-            for platform, chat, language in self.fixed_audience
-            if platform in platforms and (only is None or (platform, chat) in only)
+            {
+                "message_key": message_key,
+                "item_id": item_id,
+                "variant": variant,
+                "kind": kind,
+                "platform": platform,
+                **self.ids.columns(platform, chat),
+                "language": language,
+                "state": "queued",
+                "attempts": 0,
+                "due_at": now,
+                "created_at": now,
+            }
+            for platform, chat, language in self._fixed(platforms, chats)
         ]
         if not rows:
             return 0
         result = await conn.execute(self._insert(outbox).values(rows).on_conflict_do_nothing())
         return max(result.rowcount, 0)
+
+    def _fixed(
+        self, platforms: Sequence[str], chats: Sequence[tuple[str, str]] | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """The configured destinations (channel-only mode) on `platforms`, of `chats`."""
+        assert self.fixed_audience is not None
+        only = None if chats is None else set(chats)
+        return [
+            (platform, chat, language)
+            for platform, chat, language in self.fixed_audience
+            if platform in platforms and (only is None or (platform, chat) in only)
+        ]
+
+    async def audience(
+        self, campaigns: Sequence[str], platforms: Sequence[str]
+    ) -> dict[str | None, int]:
+        """Active chats that would receive an item of `campaigns`, by language."""
+        if self.fixed_audience is not None:
+            return dict(Counter(language for _, _, language in self._fixed(platforms)))
+        s = subscribers
+        wanted = audience_filter(campaigns, platforms)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(s.c.language, func.count()).where(*wanted).group_by(s.c.language)
+            )
+            return {language: int(count) for language, count in rows.all()}
 
     @staticmethod
     async def _has_rows(conn: AsyncConnection, message_key: str) -> bool:

@@ -152,7 +152,7 @@ class QueueMixin:
                     [
                         {
                             "row_id": i,
-                            "ids": self.ids.seal_ids(ids[:255] if ids else ids),
+                            "ids": self.ids.seal_ids(ids[:255]),
                             "rev": rev,
                         }
                         for i, ids, rev in sent
@@ -174,7 +174,7 @@ class QueueMixin:
                     [
                         {
                             "row_id": i,
-                            "ids": self.ids.seal_ids(ids[:255] if ids else ids),
+                            "ids": self.ids.seal_ids(ids[:255] if ids else None),
                             "rev": rev,
                         }
                         for i, ids, rev in targets

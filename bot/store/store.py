@@ -114,8 +114,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 result = await conn.execute(
                     subscribers.insert().values(
                         platform=platform,
-                        chat_id=self.ids.index(platform, chat_id),
-                        chat_box=self.ids.box(platform, chat_id),
+                        **self.ids.columns(platform, chat_id),
                         language=language,
                         everything=campaigns is None,
                         active=True,
@@ -234,7 +233,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
 
     async def move_chat(self, platform: str, old: str, new: str) -> None:
         """A chat lives on under a new id: move its subscription and queued rows."""
-        moved = {"chat_id": self.ids.index(platform, new), "chat_box": self.ids.box(platform, new)}
+        moved = self.ids.columns(platform, new)
         async with self.engine.begin() as conn:
             if await self._subscriber_id(conn, platform, new) is None:
                 await conn.execute(
@@ -276,8 +275,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
             for platform, chat_id, language in wanted:
                 stmt = self._insert(subscribers).values(
                     platform=platform,
-                    chat_id=self.ids.index(platform, chat_id),
-                    chat_box=self.ids.box(platform, chat_id),
+                    **self.ids.columns(platform, chat_id),
                     language=language,
                     everything=True,
                     active=True,
