@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Incoming, Outgoing
 from bot.app import App
@@ -186,3 +187,53 @@ async def test_queued_rows_at_start_wait_for_the_adapter(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], [
         r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
     ]
+
+
+async def test_a_send_whose_lease_was_taken_over_is_dropped_and_the_chat_goes_on(
+    tmp_path: Path,
+) -> None:
+    """While a row waits for a slow platform, another worker takes it over (its
+    lease had run out there): this worker must not send it, and the same chat's
+    next row still goes out."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    await subscribe_many(url, 1)
+    store = await open_store(url)
+    for item in ("first", "second"):
+        await store.enqueue(f"item:{item}", item, "", [], ["telegram"], time.time())
+
+    first_under_way = asyncio.Event()
+
+    class Stuck(RecordingAdapter):
+        async def send(self, chat_id: str, message: Outgoing) -> list[str]:
+            if message.markdown == "first":
+                first_under_way.set()
+                await asyncio.Event().wait()  # a platform that never answers this one
+            return await super().send(chat_id, message)
+
+    async def compose(row: OutboxRow) -> Action:
+        return Send(Outgoing(row.item_id))
+
+    adapter = Stuck()
+    await adapter.start(_no_commands, _no_gone)
+    worker = DeliveryWorker(store, adapter, compose, SystemClock(), lease=0.4)
+    worker.start(poll=0.05)
+    try:
+        await asyncio.wait_for(first_under_way.wait(), timeout=5)
+        async with store.engine.begin() as conn:  # another worker took the first over
+            await conn.execute(
+                text("UPDATE outbox SET claimed_by = 'other' WHERE item_id = 'first'")
+            )
+        for _ in range(100):  # at most 5 s
+            if adapter.sent:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    assert [message.markdown for _, message in adapter.sent] == ["second"]
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT item_id, state, claimed_by FROM outbox"))).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("first", "sending", "other"),  # still the other worker's
+        ("second", "sent", None),
+    ]
+    await store.close()

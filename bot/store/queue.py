@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
 from bot.store.rows import OutboxRow
@@ -23,6 +23,73 @@ NOT_ERRORS = ("stopped", "superseded", "unchanged", "withdrawn")
 
 # Ids per IN (...) list: well below SQLite's and asyncpg's parameter limits.
 _CHUNK = 500
+
+
+# The delivery worker's statements, built once. A statement built anew on each
+# call is traversed for SQLAlchemy's cache key every time: about 0.6 ms of CPU
+# per claim, a sixth of a paid broadcast's CPU per message (docs/benchmarks.md).
+def _claim_statement(*where: Any) -> Any:
+    """Lease up to :limit rows of :b_platform matching `where`, oldest first.
+
+    One statement, so two claimers can never take the same row: SQLite runs
+    writers one after another, PostgreSQL skips locked rows."""
+    pick = (
+        select(outbox.c.id)
+        .where(outbox.c.platform == bindparam("b_platform"), *where)
+        .order_by(outbox.c.due_at, outbox.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(outbox)
+        .where(outbox.c.id.in_(pick.scalar_subquery()))
+        .values(state="sending", leased_until=bindparam("until"), claimed_by=bindparam("owner"))
+        .returning(*outbox.c)
+    )
+
+
+# Each served by the (platform, state, due_at, id) index in order: one OR over
+# both states would read and sort the whole backlog on every claim.
+_CLAIM_RUN_OUT = _claim_statement(
+    outbox.c.state == "sending", outbox.c.leased_until < bindparam("now")
+)
+_CLAIM_QUEUED = _claim_statement(outbox.c.state == "queued", outbox.c.due_at <= bindparam("now"))
+
+
+def _mark_statement(*where: Any, **values: Any) -> Any:
+    """Record one outcome for many rows (an executemany by :row_id)."""
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("row_id"), *where)
+        .values(leased_until=None, claimed_by=None, attempts=outbox.c.attempts + 1, **values)
+    )
+
+
+_REVISION: Any = func.coalesce(bindparam("rev"), outbox.c.revision)
+_MARK_SENT = _mark_statement(
+    state="sent", done_at=bindparam("now"), message_ids=bindparam("ids"), revision=_REVISION
+)
+_MARK_TARGET = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"))
+    .values(message_ids=bindparam("ids"), revision=_REVISION)
+)
+# A chat found gone has its rows failed by `stop` already: a failure needs only
+# the owner, a retry also a row still in flight.
+_OWNED = outbox.c.claimed_by == bindparam("owner")
+_IN_FLIGHT = outbox.c.state == "sending"
+_RETRY = {"state": "queued", "due_at": bindparam("due"), "last_error": bindparam("err")}
+_FAIL = {"state": "failed", "done_at": bindparam("now"), "last_error": bindparam("err")}
+_MARK_RETRY = _mark_statement(**_RETRY)
+_MARK_RETRY_OWNED = _mark_statement(_OWNED, _IN_FLIGHT, **_RETRY)
+_MARK_FAILED = _mark_statement(**_FAIL)
+_MARK_FAILED_OWNED = _mark_statement(_OWNED, **_FAIL)
+# Rows of :row_ids that :owner still holds (renewals, giving back).
+_HELD = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)), _IN_FLIGHT, _OWNED)
+    .returning(outbox.c.id)
+)
 
 
 class QueueMixin:
@@ -43,34 +110,19 @@ class QueueMixin:
         """Lease up to `limit` due rows of one platform to `owner`, oldest first:
         rows whose lease ran out (their holder died; unless `expired` is
         False), then queued rows now due."""
-        values = {"state": "sending", "leased_until": now + lease, "claimed_by": owner}
-        run_out = [outbox.c.state == "sending", outbox.c.leased_until < now]
-        queued = [outbox.c.state == "queued", outbox.c.due_at <= now]
+        params = {
+            "b_platform": platform,
+            "now": now,
+            "until": now + lease,
+            "owner": owner,
+        }
         rows: list[Any] = []
         async with self.engine.begin() as conn:
-            # Two statements, each served by the (platform, state, due_at, id)
-            # index in order: one OR over both states would read and sort the
-            # whole backlog on every claim.
-            for where in (run_out, queued) if expired else (queued,):
+            for stmt in (_CLAIM_RUN_OUT, _CLAIM_QUEUED) if expired else (_CLAIM_QUEUED,):
                 if len(rows) >= limit:
                     break
-                pick = (
-                    select(outbox.c.id)
-                    .where(outbox.c.platform == platform, *where)
-                    .order_by(outbox.c.due_at, outbox.c.id)
-                    .limit(limit - len(rows))
-                    .with_for_update(skip_locked=True)
-                )
-                # One statement per step, so two claimers can never take the
-                # same row: SQLite runs writers one after another, PostgreSQL
-                # skips locked rows.
-                stmt = (
-                    update(outbox)
-                    .where(outbox.c.id.in_(pick.scalar_subquery()))
-                    .values(**values)
-                    .returning(*outbox.c)
-                )
-                rows += (await conn.execute(stmt)).all()
+                params["limit"] = limit - len(rows)
+                rows += (await conn.execute(stmt, params)).all()
         rows.sort(key=lambda r: (r.due_at, r.id))
         return [OutboxRow.from_row(r, self.ids) for r in rows]
 
@@ -95,19 +147,11 @@ class QueueMixin:
         ids = list(row_ids)
         if not ids:
             return done
+        stmt = _HELD.values(**values)
         async with self.engine.begin() as conn:
             for start in range(0, len(ids), _CHUNK):
-                result = await conn.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.id.in_(ids[start : start + _CHUNK]),
-                        outbox.c.state == "sending",
-                        outbox.c.claimed_by == owner,
-                    )
-                    .values(**values)
-                    .returning(outbox.c.id)
-                )
-                done.update(result.scalars())
+                chunk = {"row_ids": ids[start : start + _CHUNK], "owner": owner}
+                done.update((await conn.execute(stmt, chunk)).scalars())
         return done
 
     async def release_leases(self, platform: str) -> int:
@@ -141,36 +185,19 @@ class QueueMixin:
         happened is recorded whoever holds the row now. A retry or a failure
         is recorded only while `owner` (if given) still holds the row, so it
         never requeues a row another worker took over."""
-        # A chat found gone has its rows failed by `stop` already: a failure
-        # needs only the owner, a retry also a row still in flight.
-        owned = [] if owner is None else [outbox.c.claimed_by == owner]
-        in_flight = [*owned, outbox.c.state == "sending"] if owned else []
+        owned = {} if owner is None else {"owner": owner}
         async with self.engine.begin() as conn:
             if sent:
-                await self._mark(
-                    conn,
+                await conn.execute(
+                    _MARK_SENT,
                     [
-                        {
-                            "row_id": i,
-                            "ids": self.ids.seal_ids(ids[:255]),
-                            "rev": rev,
-                        }
+                        {"row_id": i, "ids": self.ids.seal_ids(ids[:255]), "rev": rev, "now": now}
                         for i, ids, rev in sent
                     ],
-                    [],
-                    state="sent",
-                    done_at=now,
-                    message_ids=bindparam("ids"),
-                    revision=func.coalesce(bindparam("rev"), outbox.c.revision),
                 )
             if targets:
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == bindparam("row_id"))
-                    .values(
-                        message_ids=bindparam("ids"),
-                        revision=func.coalesce(bindparam("rev"), outbox.c.revision),
-                    ),
+                    _MARK_TARGET,
                     [
                         {
                             "row_id": i,
@@ -181,35 +208,15 @@ class QueueMixin:
                     ],
                 )
             if retry:
-                await self._mark(
-                    conn,
-                    [{"row_id": i, "due": d, "err": k} for i, d, k in retry],
-                    in_flight,
-                    state="queued",
-                    due_at=bindparam("due"),
-                    last_error=bindparam("err"),
+                await conn.execute(
+                    _MARK_RETRY_OWNED if owned else _MARK_RETRY,
+                    [{"row_id": i, "due": d, "err": k, **owned} for i, d, k in retry],
                 )
             if failed:
-                await self._mark(
-                    conn,
-                    [{"row_id": i, "err": k} for i, k in failed],
-                    owned,
-                    state="failed",
-                    done_at=now,
-                    last_error=bindparam("err"),
+                await conn.execute(
+                    _MARK_FAILED_OWNED if owned else _MARK_FAILED,
+                    [{"row_id": i, "err": k, "now": now, **owned} for i, k in failed],
                 )
-
-    @staticmethod
-    async def _mark(
-        conn: AsyncConnection, params: list[dict[str, Any]], where: list[Any], **values: Any
-    ) -> None:
-        """Record one outcome for many rows: a single executemany UPDATE."""
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == bindparam("row_id"), *where)
-            .values(leased_until=None, claimed_by=None, attempts=outbox.c.attempts + 1, **values)
-        )
-        await conn.execute(stmt, params)
 
     async def mark_sent(self, done: Sequence[tuple[int, str]], now: float) -> None:
         await self.record(sent=[(i, ids, None) for i, ids in done], now=now)
