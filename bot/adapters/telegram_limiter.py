@@ -10,18 +10,20 @@ slow group never holds up the chats behind it. A 429 empties the bucket and
 stops it until `retry_after` has passed; it then refills from zero, so the
 backlog does not burst into the next 429.
 
-The bucket is paced 2.5 % below the configured rate (`margin`) and holds at
-most 1 + rate x margin / 8 tokens: so many that a late timer is caught up, so
-few that no one-second window holds more than the configured number of
-sends, with about 22 ms (`margin` x 7/8 of a second) to spare for a send
-that leaves or arrives late (a garbage collection, a busy server).
+No window of 1 s + `slack` (22 ms) holds more sends than the configured
+rate: the bucket holds at most `burst` tokens and refills at
+(rate + 1 - burst) / (1 + slack) a second, so a send that leaves or arrives up
+to 22 ms late (a garbage collection, a busy server) draws no 429. At 30/s
+that paces 2.4 % below the limit; at 1,000/s 3.8 %.
 
-At high rates the dispatcher wakes once per few tokens, not once per token:
-it sleeps until the bucket holds a few whole tokens (2 at 1,000/s, 1 at
-30/s; a late timer must not overflow it) or as many as there are waiters,
-then grants them together. Each wake-up
-of the event loop costs tens of microseconds; at 1,000 sends a second that
-was a tenth of the bot's CPU. The bucket bounds every window all the same.
+At high rates the dispatcher grants slots in batches: it sleeps until the
+bucket holds `batch` whole tokens (rate x 16 ms: 16 at 1,000/s, 1 at 30/s) or
+as many as there are waiters, then grants them together, and the bucket has
+room for them and for a timer that fires a little late. Each wake-up of an
+otherwise idle process costs about 0.1 ms of CPU on a virtual machine; at
+1,000 sends a second, waking for every second token took a sixth of the
+bot's CPU, and sends that go out together come back together, so their
+answers are read in one wake-up too (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ from bot.adapters.base import Priority
 
 # How late a timer may fire without costing tokens (seconds).
 LATE_WAKEUP = 0.0015
+# The dispatcher's shortest sleep at high rates: slots go out in batches of
+# rate x this (seconds).
+BATCH_EVERY = 0.016
+# How late (or early) a send may reach the server without its one-second
+# window counting more than the limit (seconds).
+SLACK = 0.022
+# Per-chat spacing is kept this much longer than the platform's (clock jitter).
+SPACING_MARGIN = 0.05
 
 
 def is_private_chat(chat_id: str) -> bool:
@@ -60,23 +70,23 @@ class SendLimiter:
         per_second: float,
         private_interval: float,
         group_interval: float,
-        margin: float = 0.025,
+        slack: float = SLACK,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
-        self._rate = per_second * (1 - margin)
-        # Room to catch up a late wake-up (asyncio timers fire up to a
-        # millisecond late; without it every slot would lose that time).
-        self._burst = 1 + per_second * margin / 8
-        # Whole tokens the dispatcher waits for before granting them together,
-        # leaving room in the bucket for a timer that fires a millisecond or
-        # so late (epoll rounds timeouts up to whole milliseconds): tokens
-        # beyond `_burst` are lost, and with them throughput.
-        self._batch = max(1, int(self._burst - self._rate * LATE_WAKEUP))
-        # Per-chat spacing gets the same kind of allowance for clock jitter.
-        self._private_interval = private_interval * (1 + 2 * margin)
-        self._group_interval = group_interval * (1 + 2 * margin)
+        self._batch = max(1, int(per_second * BATCH_EVERY))
+        # Room for a batch and for a timer that fires late (asyncio timers fire
+        # up to a millisecond or so late; epoll rounds timeouts up to whole
+        # milliseconds): tokens beyond `_burst` would be lost, and with them
+        # throughput.
+        self._burst = self._batch + per_second * LATE_WAKEUP
+        # In any 1 s + slack the bucket grants at most its burst and what it
+        # refills meanwhile, a whole number of sends: keep that under limit + 1.
+        # (Rates under one a second get half their rate at worst.)
+        self._rate = max((per_second + 0.95 - self._burst) / (1 + slack), per_second / 2)
+        self._private_interval = private_interval * (1 + SPACING_MARGIN)
+        self._group_interval = group_interval * (1 + SPACING_MARGIN)
         self._clock = clock
         self._tokens = 1.0
         self._stamp = clock()
