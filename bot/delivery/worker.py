@@ -203,7 +203,10 @@ class DeliveryWorker:
         self._held: dict[int, float] = {}
         self._queues: dict[str, deque[OutboxRow]] = {}
         self._chat_tasks: dict[str, asyncio.Task[None]] = {}
-        self._sending: dict[int, asyncio.Task[Done]] = {}
+        # The chat task performing a row right now, and the rows among them
+        # whose lease was lost meanwhile (their send is cancelled, not the chat).
+        self._sending: dict[int, asyncio.Task[None]] = {}
+        self._lost: set[int] = set()
         self._outcomes = _Outcomes()
         self._run_task: asyncio.Task[None] | None = None
         self._next_expired_check = 0.0
@@ -317,15 +320,18 @@ class DeliveryWorker:
                 "delivery dropped kind=%s item=%s reason=%s", row.kind, row.item_id, exc.reason
             )
             return
-        send = asyncio.create_task(action.perform(self.adapter, row.chat_id))
-        self._sending[row.id] = send
+        task = asyncio.current_task()
+        assert task is not None  # always run by the chat's task
+        self._sending[row.id] = task
         try:
-            done = await send
+            done = await action.perform(self.adapter, row.chat_id)
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
+            if row.id not in self._lost or task.cancelling() > 1:
                 raise  # the worker is stopping: the row is given back
-            self._held.pop(row.id, None)  # its lease was lost while it waited
+            # Its lease was lost while it waited (_renew cancelled this send):
+            # not ours to send; the chat's later rows go on.
+            task.uncancel()
+            self._held.pop(row.id, None)
             return
         except SendError as exc:
             await self._failed(row, rest, exc)
@@ -344,6 +350,7 @@ class DeliveryWorker:
                 self._outcomes.targets.append(done.target)
         finally:
             self._sending.pop(row.id, None)
+            self._lost.discard(row.id)
 
     async def _failed(self, row: OutboxRow, rest: deque[OutboxRow], exc: SendError) -> None:
         out = self._outcomes
@@ -439,9 +446,10 @@ class DeliveryWorker:
                 self._held[row_id] = until
                 continue
             self._held.pop(row_id, None)
-            send = self._sending.get(row_id)
-            if send is not None:
-                send.cancel()
+            sending = self._sending.get(row_id)
+            if sending is not None:
+                self._lost.add(row_id)
+                sending.cancel()
         if len(kept) < len(waiting):
             log.warning(
                 "delivery leases lost platform=%s rows=%d", self.platform, len(waiting) - len(kept)

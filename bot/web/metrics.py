@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -74,6 +75,9 @@ class Metrics:
         self._invalid = Gauge(
             "strikewire_invalid_update_files", "Update files that failed validation", registry=r
         )
+        # Each send counts once: looked up here, not by `labels()` (a lock and
+        # label checks) thousands of times a second.
+        self._children: dict[tuple[str, str, str], Any] = {}
 
     def know(self, platforms: Sequence[str]) -> None:
         """Show every series of these platforms from the start, at 0."""
@@ -86,7 +90,11 @@ class Metrics:
     # DeliveryCounts (bot.delivery.worker)
 
     def outcome(self, platform: str, kind: str, outcome: str) -> None:
-        self._outcomes[outcome].labels(platform, str(kind)).inc()
+        key = (platform, kind, outcome)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self._outcomes[outcome].labels(platform, str(kind))
+        child.inc()
 
     def retry_after(self, platform: str) -> None:
         self._retry_after.labels(platform).inc()
