@@ -132,6 +132,10 @@ class Result:
     reply_latency: float | None = None
     reply_answers: int = 0
     cpu_ms_per_message: float = 0.0
+    system_cpu_ms_per_message: float = 0.0  # the kernel's part of it (sockets, wake-ups)
+    cpu_at_first: float = 0.0  # the bots' CPU seconds when the first delivery was seen
+    lead_cpu: float = 0.0  # CPU seconds from the file dropped to the first delivery seen
+    wakeups_per_message: float = 0.0  # the bots' threads put to sleep and woken
     server_cpu_ms_per_message: float = 0.0
     exit_codes: list[int | None] = field(default_factory=list)
     duplicated_after_restart: int = 0
@@ -144,11 +148,31 @@ class Result:
 # ----- processes ---------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+def cpu_split(pid: int) -> tuple[float, float]:
+    """utime and stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
     raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def wakeups(pid: int) -> int:
+    """How often the process's threads went to sleep and were woken (voluntary
+    context switches): on a virtual machine each costs tens of microseconds."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # a thread that just ended
+            continue
+        for line in status.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds."""
+    return sum(cpu_split(pid))
 
 
 class FakeServer:
@@ -264,6 +288,14 @@ class Bot:
     def cpu(self) -> float:
         assert self.proc is not None
         return cpu_seconds(self.proc.pid)
+
+    def system_cpu(self) -> float:
+        assert self.proc is not None
+        return cpu_split(self.proc.pid)[1]
+
+    def wakeups(self) -> int:
+        assert self.proc is not None
+        return wakeups(self.proc.pid)
 
     async def terminate(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait; the exit status (None: killed after `timeout`)."""
@@ -478,6 +510,7 @@ async def broadcast(
         if reached and first is None:
             first = (now, reached)
             result.first_after = now - dropped
+            result.cpu_at_first = sum(b.cpu() for b in bots)
         if reached > last[1]:
             last = (now, reached)
         if not injected and reached >= chats / 3:
@@ -533,11 +566,17 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         # watching a moment later): a file dropped at once would be missed.
         await asyncio.sleep(WATCHER_ARMS)
         cpu0, server_cpu0 = sum(b.cpu() for b in bots), server.cpu()
+        system0 = sum(b.system_cpu() for b in bots)
+        wakeups0 = sum(b.wakeups() for b in bots)
         drop_news(config.parent / "updates")
         expected = each * mode.processes if mode.postgres else per_second
         await broadcast(server, bots, mode.chats, expected, result)
         cpu1, server_cpu1 = sum(b.cpu() for b in bots), server.cpu()
         result.cpu_ms_per_message = 1000 * (cpu1 - cpu0) / mode.chats
+        system1 = sum(b.system_cpu() for b in bots)
+        result.lead_cpu = result.cpu_at_first - cpu0
+        result.wakeups_per_message = (sum(b.wakeups() for b in bots) - wakeups0) / mode.chats
+        result.system_cpu_ms_per_message = 1000 * (system1 - system0) / mode.chats
         result.server_cpu_ms_per_message = 1000 * (server_cpu1 - server_cpu0) / mode.chats
         stats = await wait_reply(server)
         result.states = await outbox_states(url, code, directory, timeout=10.0)
@@ -591,7 +630,9 @@ def describe(r: Result) -> str:
         f"{r.rate:.1f} msg/s over {r.seconds:.1f} s (first after {r.first_after:.1f} s), "
         f"429s {r.responses_429}, lost {r.lost}, duplicated {r.duplicated}, "
         f"unrecorded {r.unrecorded} {r.states}, /start {reply} ({r.reply_answers} answer(s)), "
-        f"bot CPU {r.cpu_ms_per_message:.3f} ms/msg, server CPU "
+        f"bot CPU {r.cpu_ms_per_message:.3f} ms/msg "
+        f"(system {r.system_cpu_ms_per_message:.3f}; {r.lead_cpu:.2f} s before the first "
+        f"send was seen; {r.wakeups_per_message:.2f} wake-ups/msg), server CPU "
         f"{r.server_cpu_ms_per_message:.3f} ms/msg; status: {r.status_queue}"
     )
 

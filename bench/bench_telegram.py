@@ -187,7 +187,10 @@ def worker(args: argparse.Namespace) -> None:
     profile = cProfile.Profile() if args.profile else None
     if profile is not None:
         profile.enable()
-    result = asyncio.run(runner(args))
+    from bot.cli import event_loop_factory  # the loop `strikewire run` uses
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as loop:
+        result = loop.run(runner(args))
     if profile is not None:
         profile.disable()
         stats = pstats.Stats(profile, stream=sys.stderr)

@@ -90,11 +90,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     interactive_console = config.telegram is None and config.matrix is None and sys.stdin.isatty()
     setup_logging(args.log_level or ("WARNING" if interactive_console else "INFO"))
-    with asyncio.Runner(loop_factory=_event_loop()) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(_run(config))
 
 
-def _event_loop() -> Callable[[], asyncio.AbstractEventLoop]:
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop's event loop where it is installed (not on Windows): the same
     asyncio API, with its I/O and timers in C. The paid Telegram broadcast
     costs 7-10 % less CPU per message with it (docs/benchmarks.md)."""
