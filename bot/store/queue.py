@@ -9,13 +9,14 @@ again, so a crash resends at most what was in flight and loses nothing.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
-from bot.store.rows import OutboxRow
+from bot.store.rows import CLAIMED, CLAIMED_NAMES, OutboxRow
 from bot.store.schema import adapter_state, outbox
 
 # Rows that ended without a send for a good reason: not errors for /status.
@@ -44,9 +45,11 @@ def _claim_statement(*where: Any) -> Any:
         update(outbox)
         .where(outbox.c.id.in_(pick.scalar_subquery()))
         .values(state="sending", leased_until=bindparam("until"), claimed_by=bindparam("owner"))
-        .returning(*outbox.c)
+        .returning(*CLAIMED)
     )
 
+
+_CLAIM_ORDER = itemgetter(CLAIMED_NAMES.index("due_at"), CLAIMED_NAMES.index("id"))
 
 # Each served by the (platform, state, due_at, id) index in order: one OR over
 # both states would read and sort the whole backlog on every claim.
@@ -123,7 +126,7 @@ class QueueMixin:
                     break
                 params["limit"] = limit - len(rows)
                 rows += (await conn.execute(stmt, params)).all()
-        rows.sort(key=lambda r: (r.due_at, r.id))
+        rows.sort(key=_CLAIM_ORDER)
         return [OutboxRow.from_row(r, self.ids) for r in rows]
 
     async def renew(self, owner: str, row_ids: Collection[int], until: float) -> set[int]:

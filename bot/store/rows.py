@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.privacy.identities import Identities
+from bot.store.schema import outbox
 
 
 @dataclass(frozen=True)
@@ -51,20 +52,25 @@ class OutboxRow:
 
     @classmethod
     def from_row(cls, row: Any, ids: Identities) -> OutboxRow:
-        """A claimed row, its chat and message ids as the platform knows them."""
-        message_ids = ids.open_ids(row.message_ids) if row.message_ids else None
+        """A claimed row (the columns of `CLAIMED`, in order), its chat and
+        message ids as the platform knows them."""
+        # Unpacked by position: a named attribute of a SQLAlchemy Row costs
+        # about 0.7 µs, a claim's worth of them a fiftieth of a broadcast's CPU.
+        (id_, key, item, variant, platform, chat, box, language, attempts, kind) = row[:10]
+        revision, target, stored_ids = row[10:13]
+        message_ids = ids.open_ids(stored_ids) if stored_ids else None
         return cls(
-            row.id,
-            row.message_key,
-            row.item_id,
-            row.variant,
-            row.platform,
-            ids.chat(row.platform, row.chat_id, row.chat_box),
-            row.language,
-            row.attempts,
-            _KINDS[row.kind],
-            row.revision,
-            row.target_id,
+            id_,
+            key,
+            item,
+            variant,
+            platform,
+            ids.chat(platform, chat, box),
+            language,
+            attempts,
+            _KINDS[kind],
+            revision,
+            target,
             tuple(message_ids.split(",")) if message_ids else (),
         )
 
@@ -72,6 +78,26 @@ class OutboxRow:
 # A claim turns thousands of rows a second into OutboxRows: a dict lookup, not
 # an Enum call, per row.
 _KINDS = {kind.value: kind for kind in RowKind}
+
+# What a claim returns of each row, in `OutboxRow.from_row`'s order; the last
+# one orders the claim's answer, with the id.
+CLAIMED_NAMES = (
+    "id",
+    "message_key",
+    "item_id",
+    "variant",
+    "platform",
+    "chat_id",
+    "chat_box",
+    "language",
+    "attempts",
+    "kind",
+    "revision",
+    "target_id",
+    "message_ids",
+    "due_at",
+)
+CLAIMED = tuple(outbox.c[name] for name in CLAIMED_NAMES)
 
 
 @dataclass(frozen=True)
