@@ -49,6 +49,11 @@ a measurement of one commit while the working tree is being edited.
 it keeps every accepted message, and a full collection over them stalls it
 long enough that requests arriving meanwhile, stamped together, overrun its
 strict window (429s the bot's pacing cannot prevent).
+
+`--pin` keeps the bots on the first CPU and the fake server (with this
+harness) on the second: a real bot does not share its cores and caches with
+Telegram's servers, and on two shared cores each process keeps preempting the
+other (hundreds of times a second).
 """
 
 from __future__ import annotations
@@ -64,8 +69,10 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +162,13 @@ def cpu_split(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
+def pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """What a child runs before it starts: keep to these CPUs (None: anywhere)."""
+    if cpus is None:
+        return None
+    return partial(os.sched_setaffinity, 0, cpus)
+
+
 def wakeups(pid: int) -> int:
     """How often the process's threads went to sleep and were woken (voluntary
     context switches): on a virtual machine each costs tens of microseconds."""
@@ -178,9 +192,10 @@ def cpu_seconds(pid: int) -> float:
 class FakeServer:
     """`python -m tests.fake_telegram` in its own process, and its control routes."""
 
-    def __init__(self, code: Path | None, *, gc: bool = True) -> None:
+    def __init__(self, code: Path | None, *, gc: bool = True, cpus: set[int] | None = None) -> None:
         self.code = code
         self.gc = gc
+        self.cpus = cpus
         self.proc: asyncio.subprocess.Process | None = None
         self.base_url = ""
         self.token = ""
@@ -210,6 +225,7 @@ class FakeServer:
             cwd=self.code or REPO,
             env=child_env(self.code),
             stdout=asyncio.subprocess.PIPE,
+            preexec_fn=pinned(self.cpus),
         )
         assert self.proc.stdout is not None
         line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode().split()
@@ -254,8 +270,10 @@ class FakeServer:
 class Bot:
     """One `strikewire run -c CONFIG` process, logging to a file."""
 
-    def __init__(self, config: Path, log: Path, code: Path | None) -> None:
-        self.config, self.log, self.code = config, log, code
+    def __init__(
+        self, config: Path, log: Path, code: Path | None, cpus: set[int] | None = None
+    ) -> None:
+        self.config, self.log, self.code, self.cpus = config, log, code, cpus
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
@@ -272,6 +290,7 @@ class Bot:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
+                preexec_fn=pinned(self.cpus),
             )
         offset = self.log.stat().st_size
         deadline = time.monotonic() + timeout
@@ -549,7 +568,12 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
     directory = Path(tempfile.mkdtemp(prefix=f"strikewire-pipeline-{mode.name}-"))
     postgres = Postgres() if mode.postgres else None
     code: Path | None = args.code
-    server = FakeServer(code, gc=args.server_gc == "on")
+    # --pin: the bots on the first CPU, the fake server (and this harness) on
+    # the second, as a real bot does not share its cores with Telegram's servers.
+    bot_cpus, server_cpus = ({0}, {1}) if args.pin else (None, None)
+    if server_cpus is not None:
+        os.sched_setaffinity(0, server_cpus)
+    server = FakeServer(code, gc=args.server_gc == "on", cpus=server_cpus)
     bots: list[Bot] = []
     try:
         url = postgres.start() if postgres else f"sqlite:///{directory / 'strikewire.db'}"
@@ -560,7 +584,9 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         t0 = time.monotonic()
         await seed(url, mode.chats, code, directory)
         print(f"[{mode.name}] seeded {mode.chats} subscribers in {time.monotonic() - t0:.1f} s")
-        bots = [Bot(config, directory / f"bot{i}.log", code) for i in range(mode.processes)]
+        bots = [
+            Bot(config, directory / f"bot{i}.log", code, bot_cpus) for i in range(mode.processes)
+        ]
         await asyncio.gather(*(b.start() for b in bots))
         # `started` is logged before the watcher has armed (a task that starts
         # watching a moment later): a file dropped at once would be missed.
@@ -735,6 +761,11 @@ def main() -> None:
         choices=["on", "off"],
         default="on",
         help="the fake server's garbage collector (off: its pauses draw no 429s)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the bots on CPU 0, the fake server on CPU 1 (needs two CPUs)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     parser.add_argument(
