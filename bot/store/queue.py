@@ -16,6 +16,7 @@ from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, upda
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
+from bot.store.driver_sql import execute_many, fetch_all
 from bot.store.rows import CLAIMED, CLAIMED_NAMES, OutboxRow
 from bot.store.schema import adapter_state, outbox
 
@@ -125,7 +126,7 @@ class QueueMixin:
                 if len(rows) >= limit:
                     break
                 params["limit"] = limit - len(rows)
-                rows += (await conn.execute(stmt, params)).all()
+                rows += await fetch_all(conn, stmt, params)
         rows.sort(key=_CLAIM_ORDER)
         return [OutboxRow.from_row(r, self.ids) for r in rows]
 
@@ -191,7 +192,8 @@ class QueueMixin:
         owned = {} if owner is None else {"owner": owner}
         async with self.engine.begin() as conn:
             if sent:
-                await conn.execute(
+                await execute_many(
+                    conn,
                     _MARK_SENT,
                     [
                         {"row_id": i, "ids": self.ids.seal_ids(ids[:255]), "rev": rev, "now": now}
@@ -199,7 +201,8 @@ class QueueMixin:
                     ],
                 )
             if targets:
-                await conn.execute(
+                await execute_many(
+                    conn,
                     _MARK_TARGET,
                     [
                         {
@@ -211,12 +214,14 @@ class QueueMixin:
                     ],
                 )
             if retry:
-                await conn.execute(
+                await execute_many(
+                    conn,
                     _MARK_RETRY_OWNED if owned else _MARK_RETRY,
                     [{"row_id": i, "due": d, "err": k, **owned} for i, d, k in retry],
                 )
             if failed:
-                await conn.execute(
+                await execute_many(
+                    conn,
                     _MARK_FAILED_OWNED if owned else _MARK_FAILED,
                     [{"row_id": i, "err": k, "now": now, **owned} for i, k in failed],
                 )
