@@ -88,12 +88,15 @@ _MARK_RETRY = _mark_statement(**_RETRY)
 _MARK_RETRY_OWNED = _mark_statement(_OWNED, _IN_FLIGHT, **_RETRY)
 _MARK_FAILED = _mark_statement(**_FAIL)
 _MARK_FAILED_OWNED = _mark_statement(_OWNED, **_FAIL)
-# Rows of :row_ids that :owner still holds (renewals, giving back).
+# Rows of :row_ids that :owner still holds: their leases extended to :until,
+# or given back to the queue.
 _HELD = (
     update(outbox)
     .where(outbox.c.id.in_(bindparam("row_ids", expanding=True)), _IN_FLIGHT, _OWNED)
     .returning(outbox.c.id)
 )
+_RENEW = _HELD.values(leased_until=bindparam("until"))
+_GIVE_BACK = _HELD.values(state="queued", leased_until=None, claimed_by=None)
 
 
 class QueueMixin:
@@ -136,25 +139,24 @@ class QueueMixin:
         A row missing from the answer was taken over (its lease had run out and
         another worker claimed it) or finished elsewhere: its holder must not
         send it."""
-        return await self._update_held(owner, row_ids, {"leased_until": until})
+        return await self._update_held(_RENEW, owner, row_ids, until=until)
 
     async def give_back(self, owner: str, row_ids: Collection[int]) -> int:
         """Return rows `owner` claimed but did not send to the queue, due at once."""
-        back = {"state": "queued", "leased_until": None, "claimed_by": None}
-        return len(await self._update_held(owner, row_ids, back))
+        return len(await self._update_held(_GIVE_BACK, owner, row_ids))
 
     async def _update_held(
-        self, owner: str, row_ids: Collection[int], values: dict[str, Any]
+        self, stmt: Any, owner: str, row_ids: Collection[int], **values: Any
     ) -> set[int]:
-        """Update the rows of `row_ids` that `owner` still holds; return their ids."""
+        """Run `stmt` (_RENEW or _GIVE_BACK) on the rows of `row_ids` that
+        `owner` still holds; return their ids."""
         done: set[int] = set()
         ids = list(row_ids)
         if not ids:
             return done
-        stmt = _HELD.values(**values)
         async with self.engine.begin() as conn:
             for start in range(0, len(ids), _CHUNK):
-                chunk = {"row_ids": ids[start : start + _CHUNK], "owner": owner}
+                chunk = {"row_ids": ids[start : start + _CHUNK], "owner": owner, **values}
                 done.update((await conn.execute(stmt, chunk)).scalars())
         return done
 
