@@ -104,7 +104,11 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data is not None and request_data.contains_files
-        if all(isinstance(v, DefaultValue) for v in (read_timeout, write_timeout, connect_timeout)):
+        if (
+            isinstance(read_timeout, DefaultValue)
+            and isinstance(write_timeout, DefaultValue)
+            and isinstance(connect_timeout, DefaultValue)
+        ):
             timeout = self._default_timeout
             if files:
                 timeout = self._timeout(

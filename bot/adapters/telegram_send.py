@@ -17,6 +17,8 @@ it: the defaults, the argument checks and the `telegram.Message` built from the
 answer (`Message.de_json` alone was about 90 µs of CPU per message, a fifth
 of the adapter's cost in a paid broadcast; the layers between `Bot._post` and
 the request another 8 % of the bot's CPU). Only the message id is used.
+A broadcast sends one text to every chat, so the arguments but the chat are
+turned into `RequestParameter`s once (`text_fields`).
 `RequestParameter`, which turns each argument into its wire form as `Bot`
 does, is the one private name used here (PTB is pinned to 22.x; the adapter
 tests cover it).
@@ -83,9 +85,10 @@ class TelegramSender:
             if len(short) == 1:
                 caption, parts = short[0], []
         ids: list[str] = []
+        protect = bool(message.protect_content)
         for part in parts:
-            params = {"chat_id": ref, "text": part, "parse_mode": ParseMode.HTML.value, **options}
-            send_text = partial(_send_text, bot, params)
+            fields = text_fields(part, self.paid, protect, message.reply_to)
+            send_text = partial(_send_text, bot, ref, fields)
             ids.append(await self._call(chat_id, priority, send_text, finish=bool(ids)))
         if message.attachment is not None:
             attachment = message.attachment
@@ -118,8 +121,8 @@ class TelegramSender:
             if index < len(message_ids):
                 request = partial(_edit_text, bot, ref, message_ids[index], part)
             else:
-                params = {"chat_id": ref, "text": part, "parse_mode": ParseMode.HTML.value}
-                request = partial(_send_text, bot, {**params, **self._options(message)})
+                fields = text_fields(part, self.paid, bool(message.protect_content), None)
+                request = partial(_send_text, bot, ref, fields)
             finish = bool(standing)
             standing.append(await self._call(chat_id, Priority.BROADCAST, request, finish=finish))
         for surplus in message_ids[len(parts) :]:
@@ -172,10 +175,27 @@ class TelegramSender:
                 await asyncio.sleep(min(30.0, 0.5 * 2**attempts))
 
 
-async def _send_text(bot: Any, params: dict[str, Any]) -> str:
-    # None values are left out (protect_content when not asked for), as Bot does.
-    wire = [RequestParameter.from_input(k, v) for k, v in params.items() if v is not None]
-    data = RequestData(wire)
+@lru_cache(maxsize=256)
+def text_fields(
+    text: str, paid: bool, protect: bool, reply_to: str | None
+) -> tuple[RequestParameter, ...]:
+    """sendMessage's arguments but the chat, in their wire form as `Bot` makes
+    them (None left out). The same for every chat of a broadcast: made once."""
+    params: dict[str, Any] = {
+        "text": text,
+        "parse_mode": ParseMode.HTML.value,
+        "protect_content": protect or None,
+        "allow_paid_broadcast": paid or None,
+    }
+    if reply_to is not None:
+        params["reply_parameters"] = ReplyParameters(
+            int(reply_to), allow_sending_without_reply=True
+        )
+    return tuple(RequestParameter.from_input(k, v) for k, v in params.items() if v is not None)
+
+
+async def _send_text(bot: Any, ref: int | str, fields: tuple[RequestParameter, ...]) -> str:
+    data = RequestData([RequestParameter("chat_id", ref, None), *fields])
     result = await bot.request.post(f"{bot.base_url}/sendMessage", data)
     return str(result["message_id"])
 
