@@ -11,15 +11,13 @@ every Bot API error still surfaces as the usual `telegram.error` exception.
 
 from __future__ import annotations
 
-import json
-
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-_JSON = {"Content-Type": "application/json"}
+_JSON = "application/json"
 
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
@@ -129,13 +127,10 @@ class AiohttpRequest(BaseRequest):
                     method, url, data=self._form(request_data), timeout=timeout
                 )
             else:
-                response = await session.request(
-                    method,
-                    url,
-                    data=json.dumps(request_data.parameters).encode(),
-                    headers=_JSON,
-                    timeout=timeout,
-                )
+                # A ready payload: aiohttp skips looking up a payload type
+                # for bytes and merging a Content-Type header on every call.
+                body = aiohttp.BytesPayload(request_data.json_payload, content_type=_JSON)
+                response = await session.request(method, url, data=body, timeout=timeout)
             async with response:
                 return response.status, await response.read()
         except TimeoutError as exc:
