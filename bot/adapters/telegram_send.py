@@ -73,11 +73,7 @@ class TelegramSender:
         """Send every part; return the message ids; raise a `SendError`."""
         bot = self._bot()
         ref = chat_ref(chat_id)
-        options = self._options(message)
-        if message.reply_to is not None:
-            options["reply_parameters"] = ReplyParameters(
-                int(message.reply_to), allow_sending_without_reply=True
-            )
+        protect = bool(message.protect_content)
         parts = list(render(message.markdown)) if message.markdown.strip() else []
         caption: str | None = None
         if message.attachment is not None and parts:
@@ -85,7 +81,6 @@ class TelegramSender:
             if len(short) == 1:
                 caption, parts = short[0], []
         ids: list[str] = []
-        protect = bool(message.protect_content)
         for part in parts:
             fields = text_fields(part, self.paid, protect, message.reply_to)
             send_text = partial(_send_text, bot, ref, fields)
@@ -100,16 +95,10 @@ class TelegramSender:
                 document,
                 caption=caption,
                 parse_mode=ParseMode.HTML if caption else None,
-                **options,
+                **send_options(self.paid, protect, message.reply_to),
             )
             ids.append(await self._call(chat_id, priority, send_document, finish=bool(ids)))
         return ids
-
-    def _options(self, message: Outgoing) -> dict[str, Any]:
-        options: dict[str, Any] = {"protect_content": message.protect_content or None}
-        if self.paid:
-            options["allow_paid_broadcast"] = True
-        return options
 
     async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
         """Make one sent message's parts show `message`; return the ids standing now."""
@@ -175,23 +164,32 @@ class TelegramSender:
                 await asyncio.sleep(min(30.0, 0.5 * 2**attempts))
 
 
+def send_options(paid: bool, protect: bool, reply_to: str | None) -> dict[str, Any]:
+    """A send's options as `Bot`'s arguments, those not asked for left out."""
+    options: dict[str, Any] = {}
+    if protect:
+        options["protect_content"] = True
+    if paid:
+        options["allow_paid_broadcast"] = True
+    if reply_to is not None:
+        options["reply_parameters"] = ReplyParameters(
+            int(reply_to), allow_sending_without_reply=True
+        )
+    return options
+
+
 @lru_cache(maxsize=256)
 def text_fields(
     text: str, paid: bool, protect: bool, reply_to: str | None
 ) -> tuple[RequestParameter, ...]:
     """sendMessage's arguments but the chat, in their wire form as `Bot` makes
-    them (None left out). The same for every chat of a broadcast: made once."""
-    params: dict[str, Any] = {
+    them. The same for every chat of a broadcast: made once."""
+    params = {
         "text": text,
         "parse_mode": ParseMode.HTML.value,
-        "protect_content": protect or None,
-        "allow_paid_broadcast": paid or None,
+        **send_options(paid, protect, reply_to),
     }
-    if reply_to is not None:
-        params["reply_parameters"] = ReplyParameters(
-            int(reply_to), allow_sending_without_reply=True
-        )
-    return tuple(RequestParameter.from_input(k, v) for k, v in params.items() if v is not None)
+    return tuple(RequestParameter.from_input(k, v) for k, v in params.items())
 
 
 async def _send_text(bot: Any, ref: int | str, fields: tuple[RequestParameter, ...]) -> str:
