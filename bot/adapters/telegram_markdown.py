@@ -8,9 +8,11 @@ mentions become plain text. Everything typed as plain text is escaped just
 enough to stay literal, so `*`, `_` or a line starting with `1.` or `#`
 shows as typed. Where CommonMark cannot write an entity's edge (bold
 punctuation glued to a letter: `x**.y**`), that edge loses its formatting,
-never a character. Every line of the message stays one line of the Markdown
-(only a code block's fence lines are added), so a line number in an error
-message points at the same line of the message.
+never a character; where neighbouring emphasis would read otherwise than
+meant, the renderer's own reading decides which of it is given up. Every
+line of the message stays one line of the Markdown (only a code block's
+fence lines are added), so a line number in an error message points at the
+same line of the message.
 
 Front matter pasted under the command line (`---`, `key: value` lines,
 `---`) is copied as typed: it is data for the core, not text to show.
@@ -29,6 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from telegram import MessageEntity
+
+from bot.render import to_telegram
+from bot.render.validate import visible_text
 
 __all__ = ["to_markdown"]
 
@@ -55,6 +60,10 @@ _LEAVES = frozenset({MessageEntity.CODE, MessageEntity.PRE})
 _MARKUP = frozenset({*_WRAPS, MessageEntity.TEXT_LINK, *_LEAVES})
 
 
+# (start, end, entity) in Python string indices.
+_Span = tuple[int, int, MessageEntity]
+
+
 @dataclass
 class _Node:
     start: int
@@ -67,22 +76,63 @@ def to_markdown(text: str, entities: Sequence[MessageEntity] = ()) -> str:
     """`text` with `entities` (as Telegram sent them: UTF-16 offsets) as Markdown."""
     spans = _spans(text, entities)
     raw = _front_matter(text)
-    if raw is not None:
-        spans = [(s, e, ent) for s, e, ent in spans if e <= raw[0] or s >= raw[1]]
-    out = _Writer()
     if raw is None:
-        _render(out, text, 0, len(text), _tree(spans))
-    else:
-        _render(out, text, 0, raw[0], _tree([x for x in spans if x[1] <= raw[0]]))
-        out.raw(text[raw[0] : raw[1]])
-        _render(out, text, raw[1], len(text), _tree([x for x in spans if x[0] >= raw[1]]))
+        return _region(text, 0, len(text), spans)
+    before = _region(text, 0, raw[0], [x for x in spans if x[1] <= raw[0]])
+    after = _region(text, raw[1], len(text), [x for x in spans if x[0] >= raw[1]])
+    return before + text[raw[0] : raw[1]] + after
+
+
+def _region(text: str, start: int, end: int, spans: list[_Span]) -> str:
+    """`text[start:end]` as Markdown, with as much of its formatting as shows
+    every character typed.
+
+    Markers of neighbouring emphasis can meet (`*aaaa***a*a***`), and CommonMark
+    then reads them as delimiter runs by rules of flanking and of multiples of
+    three that the writing below follows only where they are simple: stray
+    asterisks would show and letters lose their formatting. The renderer the
+    text goes through judges instead: while what it shows is not what was typed,
+    one emphasis at a time is given up (the one whose loss mends it, else the
+    shortest), down to plain text, which always shows as typed."""
+    markdown = _write(text, start, end, spans)
+    typed = _squeezed(text[start:end])
+    while spans and _shown(markdown) != typed:
+        spans = _without_one(text, start, end, spans, typed)
+        markdown = _write(text, start, end, spans)
+    return markdown
+
+
+def _without_one(text: str, start: int, end: int, spans: list[_Span], typed: str) -> list[_Span]:
+    emphasis = [span for span in spans if span[2].type in _WRAPS] or spans
+    candidates = sorted(emphasis, key=lambda span: (span[1] - span[0], span[0]))
+    for candidate in candidates:
+        rest = [span for span in spans if span is not candidate]
+        if _shown(_write(text, start, end, rest)) == typed:
+            return rest
+    return [span for span in spans if span is not candidates[0]]
+
+
+def _write(text: str, start: int, end: int, spans: list[_Span]) -> str:
+    out = _Writer()
+    _render(out, text, start, end, _tree(spans))
     return out.markdown()
+
+
+def _shown(markdown: str) -> str:
+    """The characters a reader sees, blanks aside (the renderer may fold them)."""
+    if not markdown.strip():
+        return ""
+    return _squeezed("".join(visible_text(part) for part in to_telegram(markdown)))
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
 
 
 # ----- entities to a tree of Python-index spans ----------------------------------------
 
 
-def _spans(text: str, entities: Sequence[MessageEntity]) -> list[tuple[int, int, MessageEntity]]:
+def _spans(text: str, entities: Sequence[MessageEntity]) -> list[_Span]:
     """(start, end, entity) in Python indices, clipped to the text, empty ones dropped."""
     # Python index of every UTF-16 offset that starts a character.
     index: dict[int, int] = {}
@@ -110,12 +160,12 @@ def _spans(text: str, entities: Sequence[MessageEntity]) -> list[tuple[int, int,
 
 
 def _merge_adjacent(
-    spans: list[tuple[int, int, MessageEntity]],
-) -> list[tuple[int, int, MessageEntity]]:
+    spans: list[_Span],
+) -> list[_Span]:
     """Join bold next to bold (and the like): `**a****b**` would not read as
     bold, nor `` `a``b` `` as two pieces of code."""
     spans.sort(key=lambda s: (s[0], -s[1]))
-    merged: list[tuple[int, int, MessageEntity]] = []
+    merged: list[_Span] = []
     for start, end, entity in spans:
         if entity.type in _WRAPS or entity.type == MessageEntity.CODE:
             for i, (s, e, other) in enumerate(merged):
@@ -130,7 +180,7 @@ def _merge_adjacent(
     return merged
 
 
-def _tree(spans: list[tuple[int, int, MessageEntity]]) -> list[_Node]:
+def _tree(spans: list[_Span]) -> list[_Node]:
     """Nest the spans; one that overlaps its parent's end is cut there."""
     roots: list[_Node] = []
     stack: list[_Node] = []
