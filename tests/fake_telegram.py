@@ -82,6 +82,9 @@ class FakeTelegram:
         self.undeletable: set[tuple[int, int]] = set()
         # The next this-many send/edit requests answer 502 Bad Gateway.
         self.fail_next = 0
+        # Requests for these chats get no answer, as over a network gone silent
+        # (until the server stops).
+        self.silent: set[int] = set()
         # What happened.
         self.sent: list[SentMessage] = []  # what the chats show now
         self.edits: list[SentMessage] = []  # every accepted edit, as it was made
@@ -297,6 +300,8 @@ class FakeTelegram:
                 raise ApiError(401, "Unauthorized")
             params = await self._params(request)
             self.calls.append((method, params))
+            if "chat_id" in params and chat_id_of(params["chat_id"]) in self.silent:
+                await asyncio.sleep(60)  # the runner's cleanup cuts it short at stop
             handler = self._methods().get(method)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
+from telegram.request import RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.adapters.base import (
     MAX_DOCUMENT_BYTES,
@@ -31,6 +33,8 @@ from bot.adapters.base import (
 )
 from bot.adapters.telegram import TelegramAdapter, file_url
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_request import AiohttpRequest
+from bot.adapters.telegram_send import text_body
 from bot.config import TelegramConfig, TelegramLimits, TelegramWebhook
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -475,6 +479,62 @@ async def test_a_server_error_is_transient(fake: FakeTelegram, started: Started)
         await adapter.send("1600", Outgoing("hello"))
     await adapter.send("1600", Outgoing("hello"))
     assert len(fake.sent_to(1600)) == 1
+
+
+async def test_a_send_that_gets_no_answer_fails_transiently_within_its_bound(
+    fake: FakeTelegram,
+) -> None:
+    # Timeouts of 0.5 s each: a request is bounded by their sum, 1.5 s,
+    # rounded up to the loop's next whole second.
+    quick = AiohttpRequest(
+        connection_pool_size=8, read_timeout=0.5, write_timeout=0.5, connect_timeout=0.5
+    )
+    config = TelegramConfig(token=fake.token, base_url=fake.base_url, limits=FAST)
+    adapter = TelegramAdapter(config, request=quick, poll_timeout=1)
+    core = Core()
+    await adapter.start(core.on_command, core.on_chat_gone)
+    try:
+        fake.silent.add(1650)
+        started_at = time.monotonic()
+        stalled = asyncio.create_task(adapter.send("1650", Outgoing("hello")))
+        # Sends to other chats go on meanwhile, and are not cut off by the
+        # deadline they shared a second with.
+        for _ in range(3):
+            await adapter.send("1651", Outgoing("hello"))
+            await asyncio.sleep(0.6)
+        with pytest.raises(Transient):
+            await asyncio.wait_for(stalled, 10)
+        assert 1.5 <= time.monotonic() - started_at < 3.5
+        assert len(fake.sent_to(1651)) == 3
+        # The task that timed out can send again once the chat answers.
+        fake.silent.clear()
+        await adapter.send("1650", Outgoing("hello again"))
+        assert [m.text for m in fake.sent_to(1650)] == ["hello again"]
+    finally:
+        await adapter.stop()
+
+
+async def test_a_send_cancelled_by_its_caller_is_cancelled_not_timed_out(
+    fake: FakeTelegram, started: Started
+) -> None:
+    adapter = await started(Core())
+    fake.silent.add(1660)
+    send = asyncio.create_task(adapter.send("1660", Outgoing("hello")))
+    await eventually(lambda: any(str(p.get("chat_id")) == "1660" for _, p in fake.calls))
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    fake.silent.clear()
+    await adapter.send("1661", Outgoing("after"))
+    assert len(fake.sent_to(1661)) == 1
+
+
+def test_a_text_send_body_is_the_one_ptb_would_encode() -> None:
+    for ref in (1700, -1001700, "@strike_news"):
+        for paid, protect, reply_to in ((False, False, None), (True, True, "42")):
+            body = text_body('<b>Забастовка</b> "now" ✊', paid, protect, reply_to)
+            ptb = RequestData([RequestParameter("chat_id", ref, None), *body.fields])
+            assert body.payload(ref) == ptb.json_payload
 
 
 async def test_a_429_pauses_sending_and_nothing_is_lost(started: Started) -> None:

@@ -18,7 +18,8 @@ answer (`Message.de_json` alone was about 90 µs of CPU per message, a fifth
 of the adapter's cost in a paid broadcast; the layers between `Bot._post` and
 the request another 8 % of the bot's CPU). Only the message id is used.
 A broadcast sends one text to every chat, so the arguments but the chat are
-turned into `RequestParameter`s once (`text_fields`).
+turned into `RequestParameter`s and encoded once (`text_body`); each send
+adds its chat in front, to the same bytes PTB's `RequestData` would make.
 `RequestParameter`, which turns each argument into its wire form as `Bot`
 does, is the one private name used here (PTB is pinned to 22.x; the adapter
 tests cover it).
@@ -27,7 +28,9 @@ tests cover it).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
@@ -40,6 +43,7 @@ from telegram.request._requestparameter import RequestParameter
 from bot.adapters.base import Outgoing, Priority, RetryAfter, Transient
 from bot.adapters.telegram_errors import classify
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_request import AiohttpRequest
 from bot.render import to_telegram
 
 TEXT_LIMIT = 4096
@@ -82,8 +86,8 @@ class TelegramSender:
                 caption, parts = short[0], []
         ids: list[str] = []
         for part in parts:
-            fields = text_fields(part, self.paid, protect, message.reply_to)
-            send_text = partial(_send_text, bot, ref, fields)
+            body = text_body(part, self.paid, protect, message.reply_to)
+            send_text = partial(_send_text, bot, ref, body)
             ids.append(await self._call(chat_id, priority, send_text, finish=bool(ids)))
         if message.attachment is not None:
             attachment = message.attachment
@@ -110,8 +114,8 @@ class TelegramSender:
             if index < len(message_ids):
                 request = partial(_edit_text, bot, ref, message_ids[index], part)
             else:
-                fields = text_fields(part, self.paid, bool(message.protect_content), None)
-                request = partial(_send_text, bot, ref, fields)
+                body = text_body(part, self.paid, bool(message.protect_content), None)
+                request = partial(_send_text, bot, ref, body)
             finish = bool(standing)
             standing.append(await self._call(chat_id, Priority.BROADCAST, request, finish=finish))
         for surplus in message_ids[len(parts) :]:
@@ -178,10 +182,26 @@ def send_options(paid: bool, protect: bool, reply_to: str | None) -> dict[str, A
     return options
 
 
+@dataclass(frozen=True)
+class TextBody:
+    """sendMessage's arguments but the chat: as PTB's `RequestParameter`s,
+    and encoded as the JSON that follows the chat in the request's body."""
+
+    fields: tuple[RequestParameter, ...]
+    after_chat: bytes
+
+    def payload(self, ref: int | str) -> bytes:
+        """The body PTB's `RequestData` makes of the chat and the fields."""
+        # PTB encodes every argument to a string first: a chat id goes as "123".
+        chat = f'"{ref}"' if isinstance(ref, int) else json.dumps(ref)
+        return b'{"chat_id": ' + chat.encode() + self.after_chat
+
+    def request_data(self, ref: int | str) -> RequestData:
+        return RequestData([RequestParameter("chat_id", ref, None), *self.fields])
+
+
 @lru_cache(maxsize=256)
-def text_fields(
-    text: str, paid: bool, protect: bool, reply_to: str | None
-) -> tuple[RequestParameter, ...]:
+def text_body(text: str, paid: bool, protect: bool, reply_to: str | None) -> TextBody:
     """sendMessage's arguments but the chat, in their wire form as `Bot` makes
     them. The same for every chat of a broadcast: made once."""
     params = {
@@ -189,12 +209,18 @@ def text_fields(
         "parse_mode": ParseMode.HTML.value,
         **send_options(paid, protect, reply_to),
     }
-    return tuple(RequestParameter.from_input(k, v) for k, v in params.items())
+    fields = tuple(RequestParameter.from_input(k, v) for k, v in params.items())
+    rest = RequestData(list(fields)).json_payload  # b'{"text": ...}'
+    return TextBody(fields, b", " + rest[1:])
 
 
-async def _send_text(bot: Any, ref: int | str, fields: tuple[RequestParameter, ...]) -> str:
-    data = RequestData([RequestParameter("chat_id", ref, None), *fields])
-    result = await bot.request.post(f"{bot.base_url}/sendMessage", data)
+async def _send_text(bot: Any, ref: int | str, body: TextBody) -> str:
+    request = bot.request
+    url = f"{bot.base_url}/sendMessage"
+    if isinstance(request, AiohttpRequest):
+        result = await request.post_json(url, body.payload(ref))
+    else:  # another transport (bench.bench_telegram's httpx comparison)
+        result = await request.post(url, body.request_data(ref))
     return str(result["message_id"])
 
 
