@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -178,3 +179,24 @@ async def test_migrations_match_the_schema(database_url: str) -> None:
         assert diff == []
     finally:
         await opened.close()
+
+
+async def test_a_connection_given_back_mid_transaction_keeps_nothing_and_locks_nothing(
+    tmp_path: Path,
+) -> None:
+    # SQLite's pool rolls back only where a transaction is open: a write left
+    # uncommitted must neither stick nor keep the database locked for others.
+    url = f"sqlite:///{tmp_path / 'strikewire.db'}"
+    first, second = await open_store(url), await open_store(url)
+    try:
+        await first.subscribe("telegram", "1", None, NOW)
+        async with first.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("DELETE FROM subscriptions")
+        await asyncio.wait_for(second.subscribe("telegram", "2", None, NOW), 2.0)
+        assert await second.subscription("telegram", "1") is not None
+        assert await first.subscription("telegram", "2") is not None
+    finally:
+        await first.close()
+        await second.close()

@@ -70,13 +70,13 @@ class Deadlines:
             task.cancel()
 
     def took_too_long(self, task: asyncio.Task[Any]) -> bool:
-        """After a CancelledError: whether it was the bound's (then it is taken
-        back from the task, which goes on to raise `TimedOut`)."""
+        """After a CancelledError: whether it was the bound's alone. The
+        bound's cancellation is taken back from the task, which then raises
+        `TimedOut`; one asked for by someone else as well goes on."""
         if task not in self._expired:
             return False
         self._expired.discard(task)
-        task.uncancel()
-        return True
+        return task.uncancel() == 0
 
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:

@@ -21,6 +21,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic keeps its running environment in module globals, so two migrations
@@ -64,14 +65,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """A connection back in the pool is rolled back only if SQLite has a
+    transaction open on it. The pool's own reset rolls back every time, and on
+    aiosqlite each is a trip to its thread, though after a commit (every
+    write) there is nothing to roll back."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # being thrown away, or outside the loop: nothing to keep clean
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def make_engine(url: str) -> AsyncEngine:
     target = async_url(url)
     if target.startswith("sqlite"):
         path = target.split(":///", 1)[1] if ":///" in target else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target)
+        engine = create_async_engine(target, pool_reset_on_return=None)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
     return create_async_engine(target, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
