@@ -54,7 +54,7 @@ class Deadlines:
         self._expired: set[asyncio.Task[Any]] = set()
 
     def watch(self, task: asyncio.Task[Any], seconds: float) -> set[asyncio.Task[Any]]:
-        """Watch `task`; discard it from the set returned once it is done."""
+        """Watch `task`; give the set returned to `done` once the request is."""
         loop = task.get_loop()
         key = (loop, math.ceil(loop.time() + seconds))
         watched = self._due.get(key)
@@ -77,6 +77,12 @@ class Deadlines:
             return False
         self._expired.discard(task)
         return task.uncancel() == 0
+
+    def done(self, task: asyncio.Task[Any], watched: set[asyncio.Task[Any]]) -> None:
+        """The request is over. (A cancellation it swallowed is forgotten too,
+        so that it is never taken for this task's next request's.)"""
+        watched.discard(task)
+        self._expired.discard(task)
 
 
 def _pick(value: ODVInput[float], default: float | None) -> float | None:
@@ -210,7 +216,7 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{exc.__class__.__name__}: {exc}") from exc
         finally:
             if watched is not None and task is not None:
-                watched.discard(task)
+                self._deadlines.done(task, watched)
 
     async def post_json(self, url: str, payload: bytes) -> JSONDict:
         """`post` with a body encoded ahead; the answer's `result`."""
