@@ -226,31 +226,22 @@ def test_a_bold_link_glued_to_a_word_keeps_the_link_and_drops_the_bold() -> None
     assert to_telegram(md) == ['read<a href="https://x.org">here</a>']
 
 
-def test_emphasis_whose_asterisks_would_merge_gives_up_only_what_cannot_show() -> None:
-    # Italic "aaaa", bold "aa" after it, italic on the bold's last letter: the
-    # markers meet as `***` and `*a***`, and CommonMark pairs them otherwise.
-    text = "abcdef"
-    md = to_markdown(
-        text,
-        [
-            MessageEntity(MessageEntity.ITALIC, 0, 4),
-            MessageEntity(MessageEntity.BOLD, 4, 2),
-            MessageEntity(MessageEntity.ITALIC, 5, 1),
-        ],
-    )
-    assert to_telegram(md) == ["<i>abcd</i><b>ef</b>"]
-
-
-def test_italics_inside_bold_at_both_its_edges_show_no_stray_asterisks() -> None:
-    text = "abcdefgh"
-    md = to_markdown(
-        text,
-        [
-            MessageEntity(MessageEntity.BOLD, 5, 3),
-            MessageEntity(MessageEntity.ITALIC, 5, 1),
-            MessageEntity(MessageEntity.ITALIC, 7, 1),
-        ],
-    )
-    [part] = to_telegram(md)
-    assert "*" not in part
-    assert part.startswith("abcde<b>") and part.endswith("</b>")
+@pytest.mark.parametrize(
+    ("text", "spans", "shown"),
+    [
+        # Italic "abcd", bold "ef", italic "f": the markers meet as `***` and
+        # `*a***`, which CommonMark pairs otherwise; the inner italic goes.
+        ("abcdef", [("italic", 0, 4), ("bold", 4, 2), ("italic", 5, 1)], "<i>abcd</i><b>ef</b>"),
+        # Bold "fgh" with italics at both its edges: one of them goes.
+        (
+            "abcdefgh",
+            [("bold", 5, 3), ("italic", 5, 1), ("italic", 7, 1)],
+            "abcde<b>fg<i>h</i></b>",
+        ),
+    ],
+)
+def test_emphasis_whose_asterisks_would_merge_gives_up_only_what_cannot_show(
+    text: str, spans: list[tuple[str, int, int]], shown: str
+) -> None:
+    entities = [MessageEntity(kind, offset, length) for kind, offset, length in spans]
+    assert to_telegram(to_markdown(text, entities)) == [shown]
