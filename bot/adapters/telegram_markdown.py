@@ -96,20 +96,28 @@ def _region(text: str, start: int, end: int, spans: list[_Span]) -> str:
     shortest), down to plain text, which always shows as typed."""
     markdown = _write(text, start, end, spans)
     typed = _squeezed(text[start:end])
-    while spans and _shown(markdown) != typed:
-        spans = _without_one(text, start, end, spans, typed)
-        markdown = _write(text, start, end, spans)
+    shows = _shown(markdown) == typed
+    while spans and not shows:
+        spans, markdown, shows = _without_one(text, start, end, spans, typed)
     return markdown
 
 
-def _without_one(text: str, start: int, end: int, spans: list[_Span], typed: str) -> list[_Span]:
+def _without_one(
+    text: str, start: int, end: int, spans: list[_Span], typed: str
+) -> tuple[list[_Span], str, bool]:
+    """The spans less one emphasis, their Markdown, and whether it shows as typed."""
     emphasis = [span for span in spans if span[2].type in _WRAPS] or spans
     candidates = sorted(emphasis, key=lambda span: (span[1] - span[0], span[0]))
+    shortest: tuple[list[_Span], str] | None = None
     for candidate in candidates:
         rest = [span for span in spans if span is not candidate]
-        if _shown(_write(text, start, end, rest)) == typed:
-            return rest
-    return [span for span in spans if span is not candidates[0]]
+        markdown = _write(text, start, end, rest)
+        if _shown(markdown) == typed:
+            return rest, markdown, True
+        if shortest is None:
+            shortest = rest, markdown
+    assert shortest is not None  # spans is not empty
+    return *shortest, False
 
 
 def _write(text: str, start: int, end: int, spans: list[_Span]) -> str:
