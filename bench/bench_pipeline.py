@@ -174,15 +174,15 @@ def cpu_split(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
-def pinned(cpus: set[int] | None, nice: int = 0) -> Callable[[], None] | None:
+def child_setup(cpus: set[int] | None, nice: int = 0) -> Callable[[], None] | None:
     """What a child runs before it starts: keep to these CPUs (None: anywhere),
     at this scheduling priority (best effort: lowering it needs root)."""
     if cpus is None and not nice:
         return None
-    return partial(_child_setup, cpus, nice)
+    return partial(_place, cpus, nice)
 
 
-def _child_setup(cpus: set[int] | None, nice: int) -> None:
+def _place(cpus: set[int] | None, nice: int) -> None:
     if cpus is not None:
         os.sched_setaffinity(0, cpus)
     if nice:
@@ -249,7 +249,7 @@ class FakeServer:
             cwd=self.code or REPO,
             env=child_env(self.code),
             stdout=asyncio.subprocess.PIPE,
-            preexec_fn=pinned(self.cpus, self.nice),
+            preexec_fn=child_setup(self.cpus, self.nice),
         )
         assert self.proc.stdout is not None
         line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode().split()
@@ -314,7 +314,7 @@ class Bot:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
-                preexec_fn=pinned(self.cpus),
+                preexec_fn=child_setup(self.cpus),
             )
         offset = self.log.stat().st_size
         deadline = time.monotonic() + timeout
