@@ -298,3 +298,27 @@ async def test_get_file_refuses_what_telegram_refuses(fake: FakeTelegram, bot: B
     ):
         assert got.status == 404
     assert fake.files.downloads == []
+
+
+async def test_the_benchmarks_stats_count_what_the_chats_show() -> None:
+    # bench.bench_pipeline reads lost and duplicated messages from these.
+    fake = FakeTelegram(per_second=1000, private_per_second=100)
+    await fake.start()
+    try:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            for chat in (1, 2, 2, 7):
+                await bot.send_message(chat, "news")
+            gone = await bot.send_message(3, "withdrawn")
+            await bot.delete_message(3, gone.message_id)
+        stats = fake.base_url.replace("/bot", "/_fake/stats")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(stats) as response:
+                whole = await response.json()
+            async with session.get(stats, params={"upto": "5"}) as response:
+                brief = await response.json()
+    finally:
+        await fake.stop()
+    assert whole["counts"] == {"1": 1, "2": 2, "7": 1}
+    assert whole["accepted"] == 4
+    assert brief["reached"] == 2  # chats 1 and 2 of 1..5; 3's message was deleted
+    assert "counts" not in brief
