@@ -10,6 +10,7 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 JSON = dict[str, Any]
@@ -38,36 +39,38 @@ _ALLOWED = {
 }
 
 
+@lru_cache(maxsize=1024)
 def check_html(text: str) -> tuple[str | None, str]:
     """Parse Telegram's HTML subset: (the error Telegram would give or None, the plain text)."""
+    # Cached: a broadcast sends one text to every chat, and this server shares
+    # the bot's two cores in bench.bench_pipeline (it was half of its CPU).
     plain: list[str] = []
     stack: list[str] = []
     pos = 0
     while pos < len(text):
         char = text[pos]
-        offset = len(text[:pos].encode())
         if char == "<":
             match = _TAG.match(text, pos)
             if match is None:
-                return f"Unexpected end of name token at byte offset {offset}", ""
+                return f"Unexpected end of name token at byte offset {_offset(text, pos)}", ""
             closing, name = match.group(1), match.group(2).lower()
             if closing:
                 if not stack or stack[-1] != name:
                     expected = f'"</{stack[-1]}>"' if stack else "no end tag"
                     return (
-                        f"Unmatched end tag at byte offset {offset}, expected {expected}, "
-                        f'found "</{name}>"'
+                        f"Unmatched end tag at byte offset {_offset(text, pos)}, "
+                        f'expected {expected}, found "</{name}>"'
                     ), ""
                 stack.pop()
             elif name not in _ALLOWED:
-                return f'Unsupported start tag "{name}" at byte offset {offset}', ""
+                return f'Unsupported start tag "{name}" at byte offset {_offset(text, pos)}', ""
             else:
                 stack.append(name)
             pos = match.end()
         elif char == "&":
             entity = _ENTITY.match(text, pos)
             if entity is None:
-                return f"Character entity expected at byte offset {offset}", ""
+                return f"Character entity expected at byte offset {_offset(text, pos)}", ""
             plain.append(html.unescape(entity.group(0)))
             pos = entity.end()
         else:
@@ -76,6 +79,11 @@ def check_html(text: str) -> tuple[str | None, str]:
     if stack:
         return f'Can\'t find end tag corresponding to start tag "{stack[-1]}"', ""
     return None, "".join(plain)
+
+
+def _offset(text: str, pos: int) -> int:
+    """Telegram counts an error's offset in bytes of UTF-8."""
+    return len(text[:pos].encode())
 
 
 class ApiError(Exception):

@@ -180,6 +180,8 @@ def test_the_html_checker_accepts_telegrams_subset() -> None:
     problem, plain = check_html('<a href="https://x.org/?a=1&amp;b=2">x</a> <pre>&lt;</pre>')
     assert problem is None
     assert plain == "x <"
+    # Telegram counts the offset in bytes of UTF-8.
+    assert check_html("é <foo>")[0] == 'Unsupported start tag "foo" at byte offset 3'
 
 
 async def test_a_server_error_is_a_network_error(fake: FakeTelegram, bot: Bot) -> None:
