@@ -64,8 +64,14 @@ that holds more than the limit, and a 429 the bot's pacing (which allows
 22 ms) could not prevent. Measured with a probe in the fake server: the
 1,000 requests of the window that drew a 429 spanned 0.996 s and held a
 27-47 ms gap. Paid runs on 2026-12-01 drew 429s in 7 of 24 at nice 0 and
-in 1 of 10 at -10. The bot's CPU is its own either way. `--server-nice 0`
-turns it off.
+in 1 of 10 at -10 (while the bench's poll still cost 19 ms; with the brief
+poll, 1 of 5 at nice 0, 1 of 29 at -10). The bot's CPU is its own either
+way. `--server-nice 0` turns it off.
+
+Each mode also reports the hypervisor's steal time over the broadcast (the
+share of the CPUs' time it ran something else on them, from /proc/stat): on
+this virtual machine the same code's CPU per message drifts by half within
+an hour, and steal shows when that is the host's doing.
 
 `--pin` keeps the bots on the first CPU and the fake server (with this
 harness) on the second: a real bot does not share its cores and caches with
@@ -161,6 +167,7 @@ class Result:
     lead_cpu: float = 0.0  # CPU seconds from the file dropped to the first delivery seen
     wakeups_per_message: float = 0.0  # the bots' threads put to sleep and woken
     server_cpu_ms_per_message: float = 0.0
+    steal: float = 0.0  # share of the CPUs' time the hypervisor gave elsewhere
     exit_codes: list[int | None] = field(default_factory=list)
     duplicated_after_restart: int = 0
     lost_after_restart: int = 0
@@ -177,6 +184,20 @@ def cpu_split(pid: int) -> tuple[float, float]:
     raw = Path(f"/proc/{pid}/stat").read_text()
     fields = raw[raw.rindex(")") + 2 :].split()
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time by kind, in ticks: the `cpu` line of /proc/stat
+    (user, nice, system, idle, iowait, irq, softirq, steal, ...)."""
+    with open("/proc/stat") as stat:
+        return [int(n) for n in stat.readline().split()[1:]]
+
+
+def steal_share(before: list[int], after: list[int]) -> float:
+    """Of the CPUs' time between two `cpu_times`, the share the hypervisor
+    ran something else on them (steal): it slows every process here."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else 0.0
 
 
 def child_setup(cpus: set[int] | None, nice: int = 0) -> Callable[[], None] | None:
@@ -624,10 +645,12 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         cpu0, server_cpu0 = sum(b.cpu() for b in bots), server.cpu()
         system0 = sum(b.system_cpu() for b in bots)
         wakeups0 = sum(b.wakeups() for b in bots)
+        times0 = cpu_times()
         drop_news(config.parent / "updates")
         expected = each * mode.processes if mode.postgres else per_second
         await broadcast(server, bots, mode.chats, expected, result)
         cpu1, server_cpu1 = sum(b.cpu() for b in bots), server.cpu()
+        result.steal = steal_share(times0, cpu_times())
         result.cpu_ms_per_message = 1000 * (cpu1 - cpu0) / mode.chats
         system1 = sum(b.system_cpu() for b in bots)
         result.lead_cpu = result.cpu_at_first - cpu0
@@ -689,7 +712,8 @@ def describe(r: Result) -> str:
         f"bot CPU {r.cpu_ms_per_message:.3f} ms/msg "
         f"(system {r.system_cpu_ms_per_message:.3f}; {r.lead_cpu:.2f} s before the first "
         f"send was seen; {r.wakeups_per_message:.2f} wake-ups/msg), server CPU "
-        f"{r.server_cpu_ms_per_message:.3f} ms/msg; status: {r.status_queue}"
+        f"{r.server_cpu_ms_per_message:.3f} ms/msg; steal {100 * r.steal:.1f} %; "
+        f"status: {r.status_queue}"
     )
 
 
