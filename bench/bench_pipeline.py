@@ -65,7 +65,7 @@ that holds more than the limit, and a 429 the bot's pacing (which allows
 1,000 requests of the window that drew a 429 spanned 0.996 s and held a
 27-47 ms gap. Paid runs on 2026-12-01 drew 429s in 7 of 24 at nice 0 and
 in 1 of 10 at -10 (while the bench's poll still cost 19 ms; with the brief
-poll, 1 of 6 at nice 0, 1 of 39 at -10). The bot's CPU is its own either
+poll, 1 of 6 at nice 0, 1 of 45 at -10). The bot's CPU is its own either
 way. `--server-nice 0` turns it off.
 
 Each mode also reports the hypervisor's steal time over the broadcast (the
