@@ -1,10 +1,11 @@
 """Benchmark: the whole pipeline on Matrix. A real `strikewire run` process
 (SQLite, a `matrix:` config, `updates_dir` in a temporary folder) broadcasts
-one news update dropped into `updates/` to many rooms on a local Synapse,
-half of them end-to-end encrypted; then a bare matrix-nio client sends the
-same message to the same rooms, for comparison, in the same run.
+news updates dropped into `updates/` to many rooms on a local Synapse, half
+of them end-to-end encrypted; a bare matrix-nio client sends the same
+messages to the same rooms, for comparison, in the same run.
 
     python -m bench.bench_matrix_pipeline [--rooms 200] [--readers 20] [--in-flight 32]
+                                          [--rounds 6] [--first bot|bare] [--keep-log FILE]
 
 Setup: readers (users with decrypting clients, `tests/matrix_client.py`)
 create the rooms and invite the bot and the bare client's user; the bot
@@ -13,13 +14,22 @@ subscriber row into the bot's database (`Store.subscribe`), as `/start`
 would. The bot's, the bare user's and the readers' rate limits are lifted
 with the admin API `override_ratelimit`; Synapse otherwise keeps its defaults.
 
-Measured, for the bot and for the bare client: messages/s from the first to
-the last message the readers received (the events' `origin_server_ts`),
-rooms that never got the message (lost) or got it more than once
-(duplicated), CPU per message of the sender's process and of Synapse. For
-the bot also: a clean restart (SIGTERM, exit 0, start again, wait) and the
-duplicates after it. The bot is stopped while the bare client sends, so
-Synapse serves one sender at a time.
+Then rounds: in each, the bot broadcasts one new update and the bare client
+sends the same message, one after the other; the bot goes first in odd
+rounds (`--first bare`: even ones), the bare client in the others, because whoever goes second finds
+Synapse's caches warm and the machine's speed drifts within a run. The bot
+is paused (SIGSTOP) while the bare client sends, so Synapse serves one
+sender at a time; both keep their room keys from round to round, as clients
+that run for weeks do, so round 1 includes sharing Megolm keys and later
+rounds do not, for both.
+
+Measured, for the bot and for the bare client, in each round: messages/s
+from the first to the last message the readers received (the events'
+`origin_server_ts`), rooms that never got the message (lost) or got it more
+than once (duplicated), CPU per message of the sender's process and of
+Synapse. The verdict compares all rounds' messages over all rounds'
+first→last seconds. At the end, a clean restart (SIGTERM, exit 0, start
+again, wait) and the rooms that then hold any of the bot's messages twice.
 
 Every wait is bounded; all traffic goes to 127.0.0.1.
 """
@@ -61,8 +71,9 @@ from tests.synapse import SynapseServer, start_synapse
 
 # The installed console script, next to the Python running this.
 STRIKEWIRE = Path(sys.executable).parent / "strikewire"
-ITEM_ID = "metallist-day-40"
-TITLE = "Strike at the Metallist factory: day 40"
+ITEM_ID = "metallist-day-{day}"
+TITLE = "Strike at the Metallist factory: day {day}"
+FIRST_DAY = 40
 BODY = """\
 The strike committee thanks every union that sent a message of solidarity.
 Send yours to the committee; the addresses are in **/address**.
@@ -71,6 +82,7 @@ START_TIMEOUT_S = 120.0
 JOIN_TIMEOUT_S = 600.0
 SETUP_CONCURRENCY = 8
 STALL_S = 120.0
+SETTLE_S = 5.0
 
 
 class Reader(MatrixTestUser):
@@ -129,6 +141,13 @@ class Delivery:
     def span_s(self) -> float:
         return (max(self.stamps) - min(self.stamps)) / 1000 if len(self.stamps) > 1 else 0.0
 
+    def reached(self, share: float) -> float:
+        """Seconds from the first message until `share` of them had arrived."""
+        if len(self.stamps) < 2:
+            return 0.0
+        ordered = sorted(self.stamps)
+        return (ordered[round(share * (len(ordered) - 1))] - ordered[0]) / 1000
+
     @property
     def rate(self) -> float:
         # n messages have n - 1 intervals between the first and the last.
@@ -143,6 +162,7 @@ class BotProcess:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.paused = False
 
     def start(self) -> None:
         with self.log.open("ab") as out:
@@ -156,12 +176,30 @@ class BotProcess:
         self.starts += 1
 
     @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its state (room keys) but does nothing."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def copy_log(self, path: Path) -> None:
+        path.write_text(self.log_text())
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
@@ -193,6 +231,7 @@ class BotProcess:
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
+            self.paused = False
             self.process.wait(timeout=10)
 
 
@@ -299,26 +338,29 @@ def write_config(
     return path
 
 
-def update_text() -> str:
+def update_text(day: int) -> str:
     today = datetime.now(UTC).date().isoformat()
-    return f'---\nkind: news\ntitle: "{TITLE}"\ndate: {today}\n---\n{BODY}'
+    title = TITLE.format(day=day)
+    return f'---\nkind: news\ntitle: "{title}"\ndate: {today}\n---\n{BODY}'
 
 
-def publish(updates: Path) -> None:
+def publish(updates: Path, day: int) -> None:
     """Write the update under a hidden name and rename it in, as rsync does."""
-    hidden = updates / f".{ITEM_ID}.md.tmp"
-    hidden.write_text(update_text())
-    hidden.rename(updates / f"{ITEM_ID}.md")
+    item_id = ITEM_ID.format(day=day)
+    hidden = updates / f".{item_id}.md.tmp"
+    hidden.write_text(update_text(day))
+    hidden.rename(updates / f"{item_id}.md")
 
 
-def rendered(config_path: Path) -> list[dict[str, Any]]:
+def rendered(config_path: Path, day: int) -> list[dict[str, Any]]:
     """The exact event contents the bot sends for the update."""
     config = load_config(config_path, required=True)
-    scratch = config.base_dir / "render"
-    scratch.mkdir()
-    (scratch / f"{ITEM_ID}.md").write_text(update_text())
+    item_id = ITEM_ID.format(day=day)
+    scratch = config.base_dir / f"render-{day}"
+    scratch.mkdir(exist_ok=True)
+    (scratch / f"{item_id}.md").write_text(update_text(day))
     catalog = Catalog(scratch, config.zone, config.language).load()
-    item = catalog.items[ITEM_ID]
+    item = catalog.items[item_id]
     return [
         notice_content(p.body, p.formatted_body)
         for p in to_matrix(item_message(item, texts(item.lang)))
@@ -417,21 +459,138 @@ async def bare_send(
 
 
 @dataclass
+class Round:
+    """One message to every room from each sender; `bot_first` says who went first."""
+
+    number: int
+    bot_first: bool
+    bot: Delivery
+    bare: Delivery
+
+    @property
+    def ratio(self) -> float:
+        return self.bot.rate / self.bare.rate if self.bare.rate else 0.0
+
+
+@dataclass
 class Report:
     rooms: int
     readers: int
     in_flight: int
-    bot: Delivery
-    bare: Delivery
-    after_restart: Counter[str]
+    rounds: list[Round]
+    after_restart: Counter[str]  # rooms → the bot's messages more than one per round
     restart_exit: int
     restart_stop_s: float
     outbox_before_restart: dict[str, int]
     outbox_after_restart: dict[str, int]
     synapse_idle: float
+    final_exit: int
 
 
-async def run(rooms: int, reader_count: int, in_flight: int, restart_wait: float) -> Report:
+def total_rate(deliveries: list[Delivery]) -> float:
+    """All rounds' messages over all rounds' first→last spans."""
+    intervals = sum(max(0, len(d.stamps) - 1) for d in deliveries)
+    span = sum(d.span_s for d in deliveries)
+    return intervals / span if span > 0 else 0.0
+
+
+class Bench:
+    """The rooms, the readers, the bot and the bare client of one run."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        server: SynapseServer,
+        bot: BotProcess,
+        account: str,
+        bare: MatrixTestUser,
+        readers: list[Reader],
+        room_ids: list[str],
+        owner: dict[str, Reader],
+        in_flight: int,
+    ) -> None:
+        self.tmp, self.server, self.bot, self.account = tmp, server, bot, account
+        self.bare, self.readers, self.room_ids, self.owner = bare, readers, room_ids, owner
+        self.in_flight = in_flight
+        self.bodies: list[str] = []
+
+    async def bot_sends(self, day: int) -> Delivery:
+        """Drop update `day` into the running bot's folder; wait until it is everywhere."""
+        contents = rendered(self.tmp / "config.yaml", day)
+        body = str(contents[0]["body"])
+        self.bodies.append(body)
+        rooms, pid, server = len(self.room_ids), self.bot.pid, self.server
+        since_ms = int(time.time() * 1000)
+        cpu, s_cpu, start = cpu_of(pid), cpu_of(server.process.pid), time.monotonic()
+        publish(self.tmp / "updates", day)
+        seen = await wait_for_events(server, self.account, since_ms, rooms, 900)
+        wall = time.monotonic() - start
+        bot_cpu, syn_cpu = cpu_of(pid) - cpu, cpu_of(server.process.pid) - s_cpu
+        print(f"bot: {seen[1]} events in {seen[0]} rooms in {wall:.1f} s", file=sys.stderr)
+        await wait_quiet(server, self.account, since_ms, 3)
+        per_room, stamps, undecryptable = await collect(
+            self.readers, self.owner, self.account, body
+        )
+        label = "bot (`strikewire run`)"
+        return Delivery(label, rooms, per_room, stamps, undecryptable, bot_cpu, syn_cpu, wall)
+
+    async def bare_sends(self, day: int) -> Delivery:
+        """The same contents from the bare client, the bot stopped."""
+        contents = rendered(self.tmp / "config.yaml", day)
+        body = str(contents[0]["body"])
+        await self.bare.sync_once()
+        print("bare client: sending", file=sys.stderr)
+        server = self.server
+        cpu, s_cpu, start = own_cpu(), cpu_of(server.process.pid), time.monotonic()
+        errors = await bare_send(self.bare, self.room_ids, contents, self.in_flight)
+        wall = time.monotonic() - start
+        bare_cpu, syn_cpu = own_cpu() - cpu, cpu_of(server.process.pid) - s_cpu
+        print(f"bare client: sent in {wall:.1f} s", file=sys.stderr)
+        per_room, stamps, undecryptable = await collect(
+            self.readers, self.owner, self.bare.user_id, body
+        )
+        return Delivery(
+            f"bare nio client, {self.in_flight} in flight",
+            len(self.room_ids),
+            per_room,
+            stamps,
+            undecryptable,
+            bare_cpu,
+            syn_cpu,
+            wall,
+            errors,
+        )
+
+    async def start_bot(self) -> None:
+        self.bot.start()
+        await self.bot.wait_started()
+        await asyncio.sleep(SETTLE_S)
+
+    async def resume_bot(self) -> None:
+        self.bot.resume()
+        # Its next sync catches up with what the bare client sent meanwhile;
+        # let that settle before the broadcast is timed.
+        await asyncio.sleep(SETTLE_S)
+
+    async def repeats(self) -> Counter[str]:
+        """Per room, the bot's messages beyond one of each round's."""
+        await asyncio.gather(*(r.sync_once() for r in self.readers))
+        extra: Counter[str] = Counter()
+        for room_id, reader in self.owner.items():
+            got = Counter(m.body for m in reader.messages_from(self.account, room_id))
+            extra[room_id] = sum(max(0, got[body] - 1) for body in self.bodies)
+        return +extra
+
+
+async def run(
+    rooms: int,
+    reader_count: int,
+    in_flight: int,
+    restart_wait: float,
+    rounds: int,
+    first_sender: str = "bot",
+    keep_log: Path | None = None,
+) -> Report:
     with tempfile.TemporaryDirectory(prefix="bench-matrix-pipeline-") as tmp_name:
         tmp = Path(tmp_name)
         server = start_synapse(tmp / "synapse", raised_limits=False)
@@ -441,9 +600,7 @@ async def run(rooms: int, reader_count: int, in_flight: int, restart_wait: float
         try:
             account = server.register("strikewire")
             server.lift_ratelimit(account.user_id)
-            config_path = write_config(tmp, server, account.user_id, account.password, in_flight)
-            contents = rendered(config_path)
-            body = str(contents[0]["body"])
+            write_config(tmp, server, account.user_id, account.password, in_flight)
             bot.start()
             await bot.wait_started()
             print(f"bot started (pid {bot.pid}); making {rooms} rooms", file=sys.stderr)
@@ -465,79 +622,66 @@ async def run(rooms: int, reader_count: int, in_flight: int, restart_wait: float
             idle = cpu_of(server.process.pid)
             await asyncio.sleep(2)
             idle = (cpu_of(server.process.pid) - idle) / 2
-            print("rooms ready; dropping the update", file=sys.stderr)
-
-            # The bot's broadcast.
-            since_ms = int(time.time() * 1000)
-            cpu, s_cpu, start = cpu_of(bot.pid), cpu_of(server.process.pid), time.monotonic()
-            publish(tmp / "updates")
-            seen = await wait_for_events(server, account.user_id, since_ms, rooms, 900)
-            wall = time.monotonic() - start
-            bot_cpu, syn_cpu = cpu_of(bot.pid) - cpu, cpu_of(server.process.pid) - s_cpu
-            print(f"bot: {seen[1]} events in {seen[0]} rooms in {wall:.1f} s", file=sys.stderr)
-            await wait_quiet(server, account.user_id, since_ms, 3)
-            per_room, stamps, undecryptable = await collect(readers, owner, account.user_id, body)
-            bot_result = Delivery(
-                "bot (`strikewire run`)",
-                rooms,
-                per_room,
-                stamps,
-                undecryptable,
-                bot_cpu,
-                syn_cpu,
-                wall,
+            print("rooms ready", file=sys.stderr)
+            bench = Bench(
+                tmp, server, bot, account.user_id, bare, readers, room_ids, owner, in_flight
             )
 
-            # A clean restart.
+            done: list[Round] = []
+            for number in range(1, rounds + 1):
+                day = FIRST_DAY + number - 1
+                # Alternate who goes first: Synapse's caches are warmer for
+                # the second sender, and the machine's speed drifts.
+                bot_first = (number % 2 == 1) == (first_sender == "bot")
+                leader = "bot" if bot_first else "bare client"
+                print(f"round {number}: {leader} first", file=sys.stderr)
+                for phase in ("bot", "bare") if bot_first else ("bare", "bot"):
+                    if phase == "bot":
+                        if bot.paused:
+                            await bench.resume_bot()
+                        bot_result = await bench.bot_sends(day)
+                    else:
+                        # Paused, not stopped: Synapse serves one sender at a
+                        # time, and the bot keeps its room keys as a bot
+                        # running for weeks does (nio keeps outbound Megolm
+                        # sessions in memory only; the bare client keeps its
+                        # own throughout).
+                        if not bot.paused:
+                            bot.pause()
+                        bare_result = await bench.bare_sends(day)
+                done.append(Round(number, bot_first, bot_result, bare_result))
+
+            # A clean restart at the end: nothing may be sent again.
+            if bot.paused:
+                await bench.resume_bot()
             before = outbox_states(tmp / "bot.db")
             code, stop_s = await bot.terminate()
-            bot.start()
-            await bot.wait_started()
+            await bench.start_bot()
             await asyncio.sleep(restart_wait)
-            await wait_quiet(server, account.user_id, since_ms, 3)
+            await wait_quiet(server, account.user_id, since_ms=0, quiet=3)
             after = outbox_states(tmp / "bot.db")
-            after_restart, _, _ = await collect(readers, owner, account.user_id, body, within=5)
-            await bot.terminate()
-
-            # The bare client, the bot stopped.
-            await bare.sync_once()
-            print("bare client: sending", file=sys.stderr)
-            since_ms = int(time.time() * 1000)
-            cpu, s_cpu, start = own_cpu(), cpu_of(server.process.pid), time.monotonic()
-            errors = await bare_send(bare, room_ids, contents, in_flight)
-            wall = time.monotonic() - start
-            bare_cpu, syn_cpu = own_cpu() - cpu, cpu_of(server.process.pid) - s_cpu
-            print(f"bare client: sent in {wall:.1f} s", file=sys.stderr)
-            per_room, stamps, undecryptable = await collect(readers, owner, bare.user_id, body)
-            bare_result = Delivery(
-                f"bare nio client, {in_flight} in flight",
-                rooms,
-                per_room,
-                stamps,
-                undecryptable,
-                bare_cpu,
-                syn_cpu,
-                wall,
-                errors,
-            )
+            after_restart = await bench.repeats()
+            final_code, _ = await bot.terminate()
             return Report(
                 rooms,
                 reader_count,
                 in_flight,
-                bot_result,
-                bare_result,
+                done,
                 after_restart,
                 code,
                 stop_s,
                 before,
                 after,
                 idle,
+                final_code,
             )
         except BaseException:
             print(f"--- bot log tail\n{bot.tail()}", file=sys.stderr)
             raise
         finally:
             bot.kill()
+            if keep_log is not None:
+                bot.copy_log(keep_log)
             for reader in readers:
                 await reader.close()
             if bare is not None:
@@ -546,47 +690,60 @@ async def run(rooms: int, reader_count: int, in_flight: int, restart_wait: float
 
 
 def print_report(report: Report) -> None:
-    bot, bare = report.bot, report.bare
-    restart_dups = sum(1 for n in report.after_restart.values() if n > 1)
-    extra = sum(max(0, n - 1) for n in report.after_restart.values())
+    restart_dups = len(report.after_restart)
+    extra = sum(report.after_restart.values())
     print(
         f"\n{report.rooms} rooms (half encrypted), {report.readers} readers, "
-        f"max_in_flight={report.in_flight}, {os.cpu_count()} CPUs\n"
+        f"max_in_flight={report.in_flight}, {os.cpu_count()} CPUs, "
+        f"{len(report.rounds)} rounds\n"
     )
     print(
-        "| sender | messages/s | first→last | lost | duplicated | after restart: duplicated "
-        "| sender CPU per message | Synapse CPU per message |"
+        "| round | first | bot msgs/s | bare msgs/s | bot / bare | bot lost / duplicated "
+        "| bare lost / duplicated | CPU per message, bot / bare "
+        "| Synapse CPU per message, bot / bare | bot: 50 % / 90 % / all after |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for d, after in ((bot, f"{restart_dups} ({extra} extra messages)"), (bare, "—")):
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in report.rounds:
+        bot, bare = r.bot, r.bare
         print(
-            f"| {d.label} | {d.rate:.1f} | {d.span_s:.1f} s | {d.lost} | {d.duplicated} | {after} "
-            f"| {1000 * d.sender_cpu / d.rooms:.1f} ms | {1000 * d.synapse_cpu / d.rooms:.1f} ms |"
+            f"| {r.number} | {'bot' if r.bot_first else 'bare'} | {bot.rate:.1f} | {bare.rate:.1f} "
+            f"| {100 * r.ratio:.0f} % | {bot.lost} / {bot.duplicated} "
+            f"| {bare.lost} / {bare.duplicated} "
+            f"| {1000 * bot.sender_cpu / bot.rooms:.1f} / "
+            f"{1000 * bare.sender_cpu / bare.rooms:.1f} ms "
+            f"| {1000 * bot.synapse_cpu / bot.rooms:.1f} / "
+            f"{1000 * bare.synapse_cpu / bare.rooms:.1f} ms "
+            f"| {bot.reached(0.5):.1f} / {bot.reached(0.9):.1f} / {bot.span_s:.1f} s |"
         )
-    ratio = bot.rate / bare.rate if bare.rate else 0.0
-    print(f"\nbot / bare client: {100 * ratio:.0f} % (target ≥ 80 %)")
-    # Synapse is what both wait for: its CPU per message says how fast each
-    # sender could go on an otherwise idle machine, whatever else ran meanwhile.
-    if bot.synapse_cpu > 0:
-        bound = bare.synapse_cpu / bot.synapse_cpu
+    bots = [r.bot for r in report.rounds]
+    bares = [r.bare for r in report.rounds]
+    bot_rate, bare_rate = total_rate(bots), total_rate(bares)
+    ratio = bot_rate / bare_rate if bare_rate else 0.0
+    print(
+        f"\nall rounds: bot {bot_rate:.1f} msgs/s, bare client {bare_rate:.1f} msgs/s: "
+        f"{100 * ratio:.0f} % (target ≥ 80 %)"
+    )
+    bot_syn = sum(d.synapse_cpu for d in bots)
+    if bot_syn > 0:
+        bound = sum(d.synapse_cpu for d in bares) / bot_syn
         print(f"Synapse CPU per message, bare client / bot: {100 * bound:.0f} %")
     print(f"Synapse's CPU while nobody sent: {1000 * report.synapse_idle:.0f} ms/s")
     print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    undecryptable = sum(d.undecryptable for d in bots), sum(d.undecryptable for d in bares)
+    retried = sum(d.send_errors for d in bares)
+    print(f"undecryptable: bot {undecryptable[0]}, bare {undecryptable[1]}; bare retried {retried}")
     print(
-        f"bot: drop → last message {bot.wall_s:.1f} s; undecryptable {bot.undecryptable}; "
-        f"bare: sends took {bare.wall_s:.1f} s, {bare.send_errors} retried, "
-        f"undecryptable {bare.undecryptable}"
-    )
-    print(
-        f"restart: SIGTERM → exit {report.restart_exit} in {report.restart_stop_s:.1f} s; "
-        f"outbox before {report.outbox_before_restart}, after {report.outbox_after_restart}"
+        f"clean restart at the end: SIGTERM → exit {report.restart_exit} in "
+        f"{report.restart_stop_s:.1f} s, and {report.final_exit} after it; outbox before "
+        f"{report.outbox_before_restart}, after {report.outbox_after_restart}; "
+        f"rooms with a bot message twice: {restart_dups} ({extra} extra messages)"
     )
     ok = (
         ratio >= 0.8
-        and bot.lost == 0
-        and bot.duplicated == 0
+        and all(d.lost == 0 and d.duplicated == 0 for d in bots)
         and restart_dups == 0
         and report.restart_exit == 0
+        and report.final_exit == 0
     )
     print("targets met" if ok else "TARGETS NOT MET")
 
@@ -599,10 +756,29 @@ def main() -> None:
     parser.add_argument(
         "--restart-wait", type=float, default=10.0, help="seconds to watch after the restart"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=6, help="messages per sender; who goes first alternates"
+    )
+    parser.add_argument(
+        "--first", choices=("bot", "bare"), default="bot", help="who goes first in round 1"
+    )
+    parser.add_argument("--keep-log", type=Path, help="copy the bot's log here at the end")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     # nio warns for every device it opens an Olm session with; that is normal.
     logging.basicConfig(level=logging.ERROR)
-    report = asyncio.run(run(args.rooms, args.readers, args.in_flight, args.restart_wait))
+    report = asyncio.run(
+        run(
+            args.rooms,
+            args.readers,
+            args.in_flight,
+            args.restart_wait,
+            args.rounds,
+            args.first,
+            args.keep_log,
+        )
+    )
     print_report(report)
 
 
