@@ -94,7 +94,6 @@ outbox = Table(
     Column("done_at", Float, nullable=True),
     UniqueConstraint("message_key", "platform", "chat_id", name="uq_outbox_message_chat"),
     Index("ix_outbox_due", "platform", "state", "due_at", "id"),
-    Index("ix_outbox_target", "target_id"),
     Index("ix_outbox_item", "item_id"),
 )
 
