@@ -16,8 +16,9 @@ with the admin API `override_ratelimit`; Synapse otherwise keeps its defaults.
 
 Then rounds: in each, the bot broadcasts one new update and the bare client
 sends the same message, one after the other; the bot goes first in odd
-rounds (`--first bare`: even ones), the bare client in the others, because whoever goes second finds
-Synapse's caches warm and the machine's speed drifts within a run. The bot
+rounds (`--first bare`: even ones), the bare client in the others, because
+whoever goes second finds Synapse's caches warm and the machine's speed
+drifts within a run. The bot
 is paused (SIGSTOP) while the bare client sends, so Synapse serves one
 sender at a time; both keep their room keys from round to round, as clients
 that run for weeks do, so round 1 includes sharing Megolm keys and later
@@ -174,10 +175,6 @@ class BotProcess:
                 stderr=subprocess.STDOUT,
             )
         self.starts += 1
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
     def pause(self) -> None:
         """SIGSTOP: the process keeps its state (room keys) but does nothing."""
@@ -357,7 +354,7 @@ def rendered(config_path: Path, day: int) -> list[dict[str, Any]]:
     config = load_config(config_path, required=True)
     item_id = ITEM_ID.format(day=day)
     scratch = config.base_dir / f"render-{day}"
-    scratch.mkdir(exist_ok=True)
+    scratch.mkdir()
     (scratch / f"{item_id}.md").write_text(update_text(day))
     catalog = Catalog(scratch, config.zone, config.language).load()
     item = catalog.items[item_id]
@@ -514,10 +511,10 @@ class Bench:
         self.in_flight = in_flight
         self.bodies: list[str] = []
 
-    async def bot_sends(self, day: int) -> Delivery:
-        """Drop update `day` into the running bot's folder; wait until it is everywhere."""
-        contents = rendered(self.tmp / "config.yaml", day)
-        body = str(contents[0]["body"])
+    async def bot_sends(self, day: int, body: str) -> Delivery:
+        """Drop update `day` into the bot's folder (resuming the bot if it is
+        paused); wait until it is everywhere. `body`: its text as sent."""
+        await self.resume_bot()
         self.bodies.append(body)
         rooms, pid, server = len(self.room_ids), self.bot.pid, self.server
         since_ms = int(time.time() * 1000)
@@ -534,9 +531,15 @@ class Bench:
         label = "bot (`strikewire run`)"
         return Delivery(label, rooms, per_room, stamps, undecryptable, bot_cpu, syn_cpu, wall)
 
-    async def bare_sends(self, day: int) -> Delivery:
-        """The same contents from the bare client, the bot stopped."""
-        contents = rendered(self.tmp / "config.yaml", day)
+    async def bare_sends(self, contents: list[dict[str, Any]]) -> Delivery:
+        """The same contents from the bare client, the bot paused.
+
+        Paused, not stopped: Synapse serves one sender at a time, and the bot
+        keeps its room keys as a bot running for weeks does (nio keeps
+        outbound Megolm sessions in memory only; the bare client keeps its
+        own throughout)."""
+        if not self.bot.paused:
+            self.bot.pause()
         body = str(contents[0]["body"])
         await self.bare.sync_once()
         print("bare client: sending", file=sys.stderr)
@@ -561,15 +564,16 @@ class Bench:
             errors,
         )
 
+    async def resume_bot(self) -> None:
+        if self.bot.paused:
+            self.bot.resume()
+            # Its next sync catches up with what the bare client sent
+            # meanwhile; let that settle before the bot is timed or stopped.
+            await asyncio.sleep(SETTLE_S)
+
     async def start_bot(self) -> None:
         self.bot.start()
         await self.bot.wait_started()
-        await asyncio.sleep(SETTLE_S)
-
-    async def resume_bot(self) -> None:
-        self.bot.resume()
-        # Its next sync catches up with what the bare client sent meanwhile;
-        # let that settle before the broadcast is timed.
         await asyncio.sleep(SETTLE_S)
 
     async def repeats(self) -> Counter[str]:
@@ -635,25 +639,18 @@ async def run(
                 bot_first = (number % 2 == 1) == (first_sender == "bot")
                 leader = "bot" if bot_first else "bare client"
                 print(f"round {number}: {leader} first", file=sys.stderr)
-                for phase in ("bot", "bare") if bot_first else ("bare", "bot"):
-                    if phase == "bot":
-                        if bot.paused:
-                            await bench.resume_bot()
-                        bot_result = await bench.bot_sends(day)
-                    else:
-                        # Paused, not stopped: Synapse serves one sender at a
-                        # time, and the bot keeps its room keys as a bot
-                        # running for weeks does (nio keeps outbound Megolm
-                        # sessions in memory only; the bare client keeps its
-                        # own throughout).
-                        if not bot.paused:
-                            bot.pause()
-                        bare_result = await bench.bare_sends(day)
+                contents = rendered(tmp / "config.yaml", day)
+                body = str(contents[0]["body"])
+                if bot_first:
+                    bot_result = await bench.bot_sends(day, body)
+                    bare_result = await bench.bare_sends(contents)
+                else:
+                    bare_result = await bench.bare_sends(contents)
+                    bot_result = await bench.bot_sends(day, body)
                 done.append(Round(number, bot_first, bot_result, bare_result))
 
             # A clean restart at the end: nothing may be sent again.
-            if bot.paused:
-                await bench.resume_bot()
+            await bench.resume_bot()
             before = outbox_states(tmp / "bot.db")
             code, stop_s = await bot.terminate()
             await bench.start_bot()
