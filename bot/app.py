@@ -357,7 +357,7 @@ class App:
         too_old = []
         for item_id in (*changes.changed, *changes.withdrawn):
             key = item_key(item_id)
-            if await self.store.was_broadcast(key) and not await self.store.has_rows(key):
+            if await self.store.was_broadcast(key) and not await self.store.has_rows(item_id, key):
                 too_old.append(item_id)
         if not too_old:
             return

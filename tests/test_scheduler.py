@@ -305,7 +305,7 @@ async def test_store_remembers_reminded_chats_and_first_sightings(store: Store) 
     sent = {r.id: r for r in rows if r.message_key != old or r.chat_id != "2"}
     await store.mark_sent([(i, "m") for i in sent], now)
     await store.release_leases("telegram")
-    found = await store.reminded_chats("reminder:day:")
+    found = await store.reminded_chats("day", "reminder:day:")
     assert sorted(found) == [(old, "telegram", "1"), (old, "telegram", "3"), (new, "telegram", "3")]
     assert await store.state_setdefault("reminders:seen:day@x", "first") == "first"
     assert await store.state_setdefault("reminders:seen:day@x", "second") == "first"

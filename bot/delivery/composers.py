@@ -113,7 +113,7 @@ class ItemComposers:
             # this chat has one; if not (its edit already showed the latest
             # text), this notice goes out, saying what the latest correction is.
             newer = f"{RowKind.NOTICE}:{row.item_id}:{current}"
-            if await self.store.has_row(newer, row.platform, row.chat_id):
+            if await self.store.has_row(row.item_id, newer, row.platform, row.chat_id):
                 raise Unsendable("superseded")
         ids, _ = await self._standing(row)
         text = correction_notice(item, t)

@@ -167,7 +167,7 @@ class PicketScheduler:
             assert item.starts is not None
             if not item.is_upcoming_picket(now):
                 continue
-            rows = await self.store.reminded_chats(f"{reminders.REMINDER}:{item.id}:")
+            rows = await self.store.reminded_chats(item.id, f"{reminders.REMINDER}:{item.id}:")
             chats = reminders.moved_chats(rows, item.starts)
             if not chats:
                 continue

@@ -145,7 +145,7 @@ class FanoutMixin:
         # writer of its key waiting: then a plain INSERT does, since ON
         # CONFLICT's speculative insertion costs PostgreSQL a third of a
         # million-row fan-out.
-        if chats is not None or await self._has_rows(conn, message_key):
+        if chats is not None or await self._has_rows(conn, what[1], message_key):
             insert = insert.on_conflict_do_nothing()
         result = await conn.execute(insert)
         return max(result.rowcount, 0)
@@ -208,9 +208,11 @@ class FanoutMixin:
             return {language: int(count) for language, count in rows.all()}
 
     @staticmethod
-    async def _has_rows(conn: AsyncConnection, message_key: str) -> bool:
+    async def _has_rows(conn: AsyncConnection, item_id: str, message_key: str) -> bool:
         found = await conn.scalar(
-            select(outbox.c.id).where(outbox.c.message_key == message_key).limit(1)
+            select(outbox.c.id)
+            .where(outbox.c.item_id == item_id, outbox.c.message_key == message_key)
+            .limit(1)
         )
         return found is not None
 
@@ -230,13 +232,15 @@ class FanoutMixin:
             )
             return set(keys)
 
-    async def reminded_chats(self, key_prefix: str) -> list[tuple[str, str, str]]:
-        """(message key, platform, chat) of rows under `key_prefix` that went or are going out."""
+    async def reminded_chats(self, item_id: str, key_prefix: str) -> list[tuple[str, str, str]]:
+        """(message key, platform, chat) of the item's rows under `key_prefix`
+        that went or are going out."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(
                     outbox.c.message_key, outbox.c.platform, outbox.c.chat_id, outbox.c.chat_box
                 ).where(
+                    outbox.c.item_id == item_id,
                     outbox.c.message_key.startswith(key_prefix, autoescape=True),
                     outbox.c.state.in_(("sent", "sending")),
                 )

@@ -39,7 +39,11 @@ class FollowupsMixin:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(outbox.c.language, outbox.c.revision, func.count())
-                .where(outbox.c.message_key == item_key(item_id), outbox.c.state == "sent")
+                .where(
+                    outbox.c.item_id == item_id,
+                    outbox.c.message_key == item_key(item_id),
+                    outbox.c.state == "sent",
+                )
                 .group_by(outbox.c.language, outbox.c.revision)
             )
             return [(lang, rev, int(n)) for lang, rev, n in rows.all()]
@@ -48,11 +52,12 @@ class FollowupsMixin:
         """How many chats an item's broadcast was sent to (all languages)."""
         return sum(chats for _, _, chats in await self.sent_revisions(item_id))
 
-    async def has_row(self, message_key: str, platform: str, chat_id: str) -> bool:
-        """Whether one chat has a row of a key."""
+    async def has_row(self, item_id: str, message_key: str, platform: str, chat_id: str) -> bool:
+        """Whether one chat has a row of a key (of the item `item_id`)."""
         async with self.engine.connect() as conn:
             found = await conn.scalar(
                 select(outbox.c.id).where(
+                    outbox.c.item_id == item_id,
                     outbox.c.message_key == message_key,
                     outbox.c.platform == platform,
                     outbox.c.chat_id == self.ids.index(platform, chat_id),
@@ -60,11 +65,14 @@ class FollowupsMixin:
             )
             return found is not None
 
-    async def has_rows(self, message_key: str) -> bool:
-        """Whether any row of a key is still kept (queued, in flight or a record)."""
+    async def has_rows(self, item_id: str, message_key: str) -> bool:
+        """Whether any row of a key (of the item `item_id`) is still kept:
+        queued, in flight or a record."""
         async with self.engine.connect() as conn:
             found = await conn.scalar(
-                select(outbox.c.id).where(outbox.c.message_key == message_key).limit(1)
+                select(outbox.c.id)
+                .where(outbox.c.item_id == item_id, outbox.c.message_key == message_key)
+                .limit(1)
             )
             return found is not None
 
@@ -85,6 +93,7 @@ class FollowupsMixin:
         recorded meanwhile is caught either way. Rows sent before revisions
         were recorded (revision NULL) are left alone."""
         where = [
+            outbox.c.item_id == item_id,
             outbox.c.message_key == item_key(item_id),
             outbox.c.state == "sent",
             outbox.c.platform.in_(list(platforms)),

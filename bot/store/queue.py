@@ -12,13 +12,13 @@ from collections.abc import Collection, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
 from bot.store.driver_sql import execute_many, fetch_all
 from bot.store.rows import CLAIMED, CLAIMED_NAMES, OutboxRow
-from bot.store.schema import adapter_state, outbox
+from bot.store.schema import adapter_state, in_state, outbox
 
 # Rows that ended without a send for a good reason: not errors for /status.
 NOT_ERRORS = ("stopped", "superseded", "unchanged", "withdrawn")
@@ -52,12 +52,10 @@ def _claim_statement(*where: Any) -> Any:
 
 _CLAIM_ORDER = itemgetter(CLAIMED_NAMES.index("due_at"), CLAIMED_NAMES.index("id"))
 
-# Each served by the (platform, state, due_at, id) index in order: one OR over
-# both states would read and sort the whole backlog on every claim.
-_CLAIM_RUN_OUT = _claim_statement(
-    outbox.c.state == "sending", outbox.c.leased_until < bindparam("now")
-)
-_CLAIM_QUEUED = _claim_statement(outbox.c.state == "queued", outbox.c.due_at <= bindparam("now"))
+# Each served in order by its state's partial (platform, due_at, id) index:
+# one OR over both states would read and sort the whole backlog on every claim.
+_CLAIM_RUN_OUT = _claim_statement(in_state("sending"), outbox.c.leased_until < bindparam("now"))
+_CLAIM_QUEUED = _claim_statement(in_state("queued"), outbox.c.due_at <= bindparam("now"))
 
 
 def _mark_statement(*where: Any, **values: Any) -> Any:
@@ -165,10 +163,7 @@ class QueueMixin:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(outbox)
-                .where(
-                    outbox.c.platform == platform,
-                    outbox.c.state == "sending",
-                )
+                .where(outbox.c.platform == platform, in_state("sending"))
                 .values(state="queued", leased_until=None, claimed_by=None)
             )
             return max(result.rowcount, 0)
@@ -239,25 +234,25 @@ class QueueMixin:
 
     async def has_work(self, platform: str, now: float) -> bool:
         """Whether a row of `platform` is due now or in flight (in any process)."""
+        # One subquery per state, each on its own partial index; one statement,
+        # so a row moving between the states is seen in one or the other.
+        on = outbox.c.platform == platform
         busy = or_(
-            outbox.c.state == "sending",
-            and_(outbox.c.state == "queued", outbox.c.due_at <= now),
+            exists().where(on, in_state("sending")),
+            exists().where(on, in_state("queued"), outbox.c.due_at <= now),
         )
         async with self.engine.connect() as conn:
-            found = await conn.scalar(
-                select(outbox.c.id).where(outbox.c.platform == platform, busy).limit(1)
-            )
-            return found is not None
+            return bool(await conn.scalar(select(busy)))
 
     async def pending(self, platforms: Sequence[str] | None = None) -> int:
         """Rows still to be sent (queued or in flight)."""
-        where = [outbox.c.state.in_(("queued", "sending"))]
-        if platforms is not None:
-            where.append(outbox.c.platform.in_(list(platforms)))
+        only = [] if platforms is None else [outbox.c.platform.in_(list(platforms))]
+        counts = [
+            select(func.count()).select_from(outbox).where(in_state(state), *only).scalar_subquery()
+            for state in ("queued", "sending")
+        ]
         async with self.engine.connect() as conn:
-            return int(
-                await conn.scalar(select(func.count()).select_from(outbox).where(*where)) or 0
-            )
+            return int(await conn.scalar(select(counts[0] + counts[1])) or 0)
 
     async def queue_counts(self) -> dict[tuple[str, str], int]:
         async with self.engine.connect() as conn:

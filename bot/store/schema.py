@@ -20,9 +20,17 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    literal_column,
+    text,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 metadata = MetaData()
+
+# The outbox states the claims' partial indexes hold, as SQL. A query uses such
+# an index only if it names the state as this same literal, never as a bound
+# parameter (`bot.store.queue.in_state`).
+STATE_IS = {state: f"state = '{state}'" for state in ("queued", "sending")}
 
 # One chat that receives updates. No names, no user ids: only where to send.
 # With a privacy key, `chat_id` is a blind index and `chat_box` the sealed id
@@ -92,9 +100,24 @@ outbox = Table(
     Column("message_ids", Text, nullable=True),  # sealed with a privacy key
     Column("created_at", Float, nullable=False),
     Column("done_at", Float, nullable=True),
-    UniqueConstraint("message_key", "platform", "chat_id", name="uq_outbox_message_chat"),
-    Index("ix_outbox_due", "platform", "state", "due_at", "id"),
-    Index("ix_outbox_item", "item_id"),
+    # The item first, so the key also serves every lookup by item (a withdrawal,
+    # a correction): one index less for each fan-out to write.
+    UniqueConstraint(
+        "item_id", "message_key", "platform", "chat_id", name="uq_outbox_message_chat"
+    ),
+    # The claims' indexes hold only rows waiting or in flight: a fan-out writes
+    # one entry per row into one of them, and a sent row leaves both.
+    *(
+        Index(
+            f"ix_outbox_{state}",
+            "platform",
+            "due_at",
+            "id",
+            postgresql_where=text(STATE_IS[state]),
+            sqlite_where=text(STATE_IS[state]),
+        )
+        for state in ("queued", "sending")
+    ),
 )
 
 # Messages already fanned out (items and reminders): the dispatcher's memory.
@@ -132,3 +155,11 @@ drafts = Table(
     Column("expires_at", Float, nullable=False),
     Column("based_on", String(32), nullable=True),
 )
+
+
+def in_state(state: str) -> ColumnElement[bool]:
+    """`outbox.state = '<state>'` with the state inline, so the claims' partial
+    index for it can serve the query (SQLite and PostgreSQL's generic plans
+    cannot match an index's predicate against a bound parameter)."""
+    assert state in STATE_IS
+    return outbox.c.state == literal_column(f"'{state}'")
