@@ -9,10 +9,9 @@ not counted in the other's): N subscribers are seeded in the database itself
 for all of them (targets: under 10 s, process under 300 MB), then the rows are
 drained through a no-op adapter by the real delivery worker (reported in
 rows/s). By default only the first 100,000 rows of the million are drained,
-with the rest queued behind them: at the rates measured with a full backlog,
-all of it would take up to 7 minutes on SQLite and 20 on PostgreSQL on a
-2-vCPU machine, because every claim of 500 rows sorts the whole backlog
-(`--drain 1000000` to do it anyway). Every tenth subscriber follows only the
+with the rest queued behind them (a claim reads its rows in order from the
+queued rows' index, so the backlog behind does not slow it); `--drain
+1000000` drains all of it, a few minutes on a 2-vCPU machine. Every tenth subscriber follows only the
 item's campaign (a `subscriptions` row) instead of everything, so both
 branches of the fan-out's condition are used; every fifth has a language.
 

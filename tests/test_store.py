@@ -181,6 +181,47 @@ async def test_migrations_match_the_schema(database_url: str) -> None:
         await opened.close()
 
 
+async def test_an_upgraded_database_keeps_its_queue_and_its_records(database_url: str) -> None:
+    """A database last used by the release before migration 0007 (which
+    rebuilt the outbox's unique key and indexes) goes on as it stopped: the
+    queued row goes out, the sent one is not sent again, corrections find it."""
+    from alembic import command
+
+    from bot.store.database import _alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0006"))
+        await conn.execute(
+            text(
+                "INSERT INTO outbox (message_key, item_id, variant, kind, platform, chat_id,"
+                " state, attempts, due_at, created_at, message_ids, revision) VALUES"
+                " ('item:a', 'a', '', 'broadcast', 'telegram', '1', 'sent', 1, :t, :t, '7', 'r'),"
+                " ('item:a', 'a', '', 'broadcast', 'telegram', '2', 'queued', 0, :t, :t,"
+                " NULL, NULL)"
+            ),
+            {"t": NOW},
+        )
+    await engine.dispose()
+
+    upgraded = await open_store(database_url)
+    try:
+        for chat in ("1", "2", "3"):
+            await upgraded.subscribe("telegram", chat, None, NOW)
+        # The key already has rows: only the chat without one gets a row.
+        assert await upgraded.enqueue("item:a", "a", "", [], ["telegram"], NOW) == 1
+        claimed = await upgraded.claim("telegram", NOW, 10, 60)
+        assert sorted(r.chat_id for r in claimed) == ["2", "3"]
+        assert await upgraded.pending() == 2
+        await upgraded.mark_sent([(r.id, "8") for r in claimed], NOW)
+        assert await upgraded.pending() == 0
+        assert not await upgraded.has_work("telegram", NOW)
+        assert await upgraded.has_rows("a", "item:a")
+        assert await upgraded.sent_chats("a") == 3
+    finally:
+        await upgraded.close()
+
+
 async def test_a_connection_given_back_mid_transaction_keeps_nothing_and_locks_nothing(
     tmp_path: Path,
 ) -> None:
