@@ -11,9 +11,10 @@ drained through a no-op adapter by the real delivery worker (reported in
 rows/s). By default only the first 100,000 rows of the million are drained,
 with the rest queued behind them (a claim reads its rows in order from the
 queued rows' index, so the backlog behind does not slow it); `--drain
-1000000` drains all of it, a few minutes on a 2-vCPU machine. Every tenth subscriber follows only the
-item's campaign (a `subscriptions` row) instead of everything, so both
-branches of the fan-out's condition are used; every fifth has a language.
+1000000` drains all of it, a few minutes on a 2-vCPU machine. Every tenth
+subscriber follows only the item's campaign (a `subscriptions` row) instead
+of everything, so both branches of the fan-out's condition are used; every
+fifth has a language.
 
 PostgreSQL is a throwaway server started the way the tests start theirs
 (`tests/postgres.PostgresServer`: Debian's binaries, a temporary data
