@@ -36,6 +36,17 @@ ROW_COLUMNS = [
 ]
 
 
+async def key_has_rows(conn: AsyncConnection, item_id: str, message_key: str) -> bool:
+    """Whether any row of a key (of the item `item_id`) is kept: queued, in
+    flight or a record."""
+    found = await conn.scalar(
+        select(outbox.c.id)
+        .where(outbox.c.item_id == item_id, outbox.c.message_key == message_key)
+        .limit(1)
+    )
+    return found is not None
+
+
 def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[Any]:
     """The conditions on `subscribers` for the chats an item of `campaigns` reaches."""
     s = subscribers
@@ -145,7 +156,7 @@ class FanoutMixin:
         # writer of its key waiting: then a plain INSERT does, since ON
         # CONFLICT's speculative insertion costs PostgreSQL a third of a
         # million-row fan-out.
-        if chats is not None or await self._has_rows(conn, what[1], message_key):
+        if chats is not None or await key_has_rows(conn, what[1], message_key):
             insert = insert.on_conflict_do_nothing()
         result = await conn.execute(insert)
         return max(result.rowcount, 0)
@@ -206,15 +217,6 @@ class FanoutMixin:
                 select(s.c.language, func.count()).where(*wanted).group_by(s.c.language)
             )
             return {language: int(count) for language, count in rows.all()}
-
-    @staticmethod
-    async def _has_rows(conn: AsyncConnection, item_id: str, message_key: str) -> bool:
-        found = await conn.scalar(
-            select(outbox.c.id)
-            .where(outbox.c.item_id == item_id, outbox.c.message_key == message_key)
-            .limit(1)
-        )
-        return found is not None
 
     async def was_broadcast(self, message_key: str) -> bool:
         async with self.engine.connect() as conn:

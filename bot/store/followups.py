@@ -17,7 +17,7 @@ from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.privacy.identities import Identities
-from bot.store.fanout import ROW_COLUMNS
+from bot.store.fanout import ROW_COLUMNS, key_has_rows
 from bot.store.schema import outbox
 
 # Kinds whose sent messages a withdrawal takes back.
@@ -69,12 +69,7 @@ class FollowupsMixin:
         """Whether any row of a key (of the item `item_id`) is still kept:
         queued, in flight or a record."""
         async with self.engine.connect() as conn:
-            found = await conn.scalar(
-                select(outbox.c.id)
-                .where(outbox.c.item_id == item_id, outbox.c.message_key == message_key)
-                .limit(1)
-            )
-            return found is not None
+            return await key_has_rows(conn, item_id, message_key)
 
     async def enqueue_followups(
         self,

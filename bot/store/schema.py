@@ -29,7 +29,7 @@ metadata = MetaData()
 
 # The outbox states the claims' partial indexes hold, as SQL. A query uses such
 # an index only if it names the state as this same literal, never as a bound
-# parameter (`bot.store.queue.in_state`).
+# parameter (`in_state`, below).
 STATE_IS = {state: f"state = '{state}'" for state in ("queued", "sending")}
 
 # One chat that receives updates. No names, no user ids: only where to send.
@@ -113,10 +113,10 @@ outbox = Table(
             "platform",
             "due_at",
             "id",
-            postgresql_where=text(STATE_IS[state]),
-            sqlite_where=text(STATE_IS[state]),
+            postgresql_where=text(where),
+            sqlite_where=text(where),
         )
-        for state in ("queued", "sending")
+        for state, where in STATE_IS.items()
     ),
 )
 
