@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import itertools
+import os
 import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from bot.config import Config, DatabaseConfig
 from bot.store import Store, open_store
 from tests.postgres import PostgresServer, postgres_server
 
 __all__ = ["postgres_server"]
+
+# CI runs every property and state-machine test from a fixed seed, so a red
+# run can be repeated; by hand they explore new examples each time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _db_numbers = itertools.count(1)
 
