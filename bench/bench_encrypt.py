@@ -48,6 +48,12 @@ database with 10,000 subscribers keeps every subscription and takes under
 6. `strikewire rotate-key --new KEY` runs (timed the same way), and steps 4
    and 5 are repeated under the new key.
 
+The floor: `strikewire check` on the same config and database, right after
+the encrypt, timed the same way: a command's start-up (the interpreter,
+imports, the config, the key check) with nothing to reseal. The encrypt over
+the floor is the ratio the target is read by (docs/benchmarks.md), since both
+move with the host's speed.
+
 PostgreSQL is a throwaway server started the way the tests start theirs
 (`tests/postgres.PostgresServer`: Debian's binaries, a temporary data
 directory, fsync off). A markdown table is printed at the end; the exit
@@ -83,7 +89,9 @@ from bot.store.followups import item_key
 from bot.store.schema import outbox, subscribers, subscriptions
 
 BIN = Path(sys.executable).parent
-TARGET_S = 10.0
+# The 10 s, read against the floor in the same run (docs/benchmarks.md,
+# "Ratio targets").
+RATIO_TARGET = 8.0
 KEEP_INACTIVE = timedelta(days=30)
 PLATFORMS = ("telegram", "matrix")
 LANGUAGES = (None, "en", "ru", "uk", "kk", "de")
@@ -603,6 +611,7 @@ class Result:
     build_s: float
     plain_found: Found
     encrypt: Command
+    floor: Command
     in_process: InProcess
     rotate: Command
     after_encrypt: Verified
@@ -624,9 +633,13 @@ class Result:
         return self.found_encrypted.total + self.found_rotated.total
 
     @property
+    def ratio(self) -> float:
+        return self.encrypt.seconds / self.floor.seconds
+
+    @property
     def met(self) -> bool:
         return (
-            self.encrypt.seconds < TARGET_S
+            self.ratio <= RATIO_TARGET
             and self.kept == self.subscribers
             and self.records_kept == self.records
             and self.clear == 0
@@ -694,6 +707,13 @@ async def measure(db: Database, base: Path, count: int) -> Result:
         ["encrypt"], "encrypted", keyring, None, "the encrypted database opened without a key"
     )
 
+    floor = await strikewire(base, key, "check")
+    print(
+        f"{say} strikewire check (the floor): {floor.seconds:.2f} s; encrypt / floor "
+        f"{encrypt.seconds / floor.seconds:.2f}",
+        flush=True,
+    )
+
     in_process = await open_with_key(db.copy_url, keyring)
     print(
         f"{say} open_store with the key on a copy, in process: {in_process.seconds:.2f} s "
@@ -722,6 +742,7 @@ async def measure(db: Database, base: Path, count: int) -> Result:
         build_s,
         plain_found,
         encrypt,
+        floor,
         in_process,
         rotate,
         after_encrypt,
@@ -745,17 +766,19 @@ def run_mode(mode: str, count: int) -> Result:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| mode | subscribers | records | `strikewire encrypt` | in process (`open_store`) "
-        "| `rotate-key` | subscriptions kept | records kept | clear ids found | target |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| mode | subscribers | records | `strikewire encrypt` | `strikewire check` (floor) "
+        "| encrypt / floor | in process (`open_store`) | `rotate-key` | subscriptions kept "
+        "| records kept | clear ids found | target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         verdict = "met" if r.met else "MISSED"
         lines.append(
             f"| {r.mode} | {r.subscribers:,} | {r.records:,} | {r.encrypt.seconds:.2f} s "
-            f"| {r.in_process.seconds:.2f} s | {r.rotate.seconds:.2f} s "
+            f"| {r.floor.seconds:.2f} s | {r.ratio:.2f} | {r.in_process.seconds:.2f} s "
+            f"| {r.rotate.seconds:.2f} s "
             f"| {r.kept:,}/{r.subscribers:,} | {r.records_kept:,}/{r.records:,} "
-            f"| {r.clear} | < {TARGET_S:.0f} s, all kept, 0 clear: {verdict} |"
+            f"| {r.clear} | ≤ {RATIO_TARGET:.0f} × floor, all kept, 0 clear: {verdict} |"
         )
     return "\n".join(lines)
 

@@ -30,6 +30,9 @@ them (the watcher's 1 s settle and the fan-out are before the first). The
 bot's CPU is utime + stime of its process(es) from /proc/<pid>/stat, from just
 before the file is dropped to when the last chat has it: the whole pipeline
 (reload, fan-out, claiming, recording outcomes, sending), divided by N.
+The fake server's CPU is measured over the same span; the paid mode's CPU
+target is the ratio of the two (bot / fake server, `CPU_RATIO_PAID`), since
+both move with the host's speed and the server's work per message is fixed.
 
 Modes:
   default     10,000 subscribers, SQLite, 30 msg/s server, 50 ms latency
@@ -109,6 +112,10 @@ FREE_RATE = 30.0
 PAID_RATE = 1000.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WATCHER_ARMS = 2.0  # seconds from the bot's `started` line to dropping the file
+# The paid CPU target, read against the fake server's CPU in the same run: the
+# issue's 0.5 ms a message over the fake server's 0.40 ms at the host speed where
+# that target was read (docs/benchmarks.md, "How the CPU target is read").
+CPU_RATIO_PAID = 1.25
 
 NEWS = """---
 kind: news
@@ -132,7 +139,7 @@ TARGETS = {
     "duplicated": "0",
     "unrecorded": "0",
     "reply": "< 1 s",
-    "cpu_paid": "≤ 0.5 ms",
+    "cpu_paid": f"≤ {CPU_RATIO_PAID} × the fake server's",
 }
 
 
@@ -174,6 +181,12 @@ class Result:
     unrecorded_after_restart: int = 0
     restart_exit_codes: list[int | None] = field(default_factory=list)
     timed_out: bool = False
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The bot's CPU per message over the fake server's, in the same span."""
+        server = self.server_cpu_ms_per_message
+        return self.cpu_ms_per_message / server if server else 0.0
 
 
 # ----- processes ---------------------------------------------------------------------
@@ -712,7 +725,8 @@ def describe(r: Result) -> str:
         f"bot CPU {r.cpu_ms_per_message:.3f} ms/msg "
         f"(system {r.system_cpu_ms_per_message:.3f}; {r.lead_cpu:.2f} s before the first "
         f"send was seen; {r.wakeups_per_message:.2f} wake-ups/msg), server CPU "
-        f"{r.server_cpu_ms_per_message:.3f} ms/msg; steal {100 * r.steal:.1f} %; "
+        f"{r.server_cpu_ms_per_message:.3f} ms/msg (bot / server {r.cpu_ratio:.2f}); "
+        f"steal {100 * r.steal:.1f} %; "
         f"status: {r.status_queue}"
     )
 
@@ -728,8 +742,10 @@ def report(results: list[Result]) -> str:
         f"{datetime.now(UTC):%Y-%m-%d}",
         "",
         "| mode | chats | msg/s | 429s | lost | duplicated | unrecorded | `/start` answered after "
-        "| bot CPU per message | SIGTERM exit | duplicated after restart |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| bot CPU per message | fake server's | bot / server | SIGTERM exit "
+        "| duplicated after restart |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in results:
         reply = "none" if r.reply_latency is None else f"{r.reply_latency:.2f} s"
@@ -738,13 +754,14 @@ def report(results: list[Result]) -> str:
         name = r.mode + (f" ({r.processes} processes)" if r.processes > 1 else "")
         lines.append(
             f"| {name} | {r.chats:,} | {r.rate:.1f} | {r.responses_429} | {r.lost} | "
-            f"{r.duplicated} | {r.unrecorded} | {reply} | {r.cpu_ms_per_message:.2f} ms | "
+            f"{r.duplicated} | {r.unrecorded} | {reply} | {r.cpu_ms_per_message:.3f} ms | "
+            f"{r.server_cpu_ms_per_message:.3f} ms | {r.cpu_ratio:.2f} | "
             f"{_exit(r.exit_codes)} | {r.duplicated_after_restart} |"
         )
     lines.append(
         f"| target | | {TARGETS['rate']} (paid {TARGETS['rate_paid']}) | | {TARGETS['lost']} | "
         f"{TARGETS['duplicated']} | {TARGETS['unrecorded']} | {TARGETS['reply']} | "
-        f"paid {TARGETS['cpu_paid']} | 0 | 0 |"
+        f"| | paid {TARGETS['cpu_paid']} | 0 | 0 |"
     )
     lines.append("")
     for r in results:
@@ -768,8 +785,8 @@ def missed(r: Result) -> list[str]:
         misses.append(f"unrecorded {r.unrecorded}")
     if r.reply_latency is None or r.reply_latency >= 1.0:
         misses.append(f"reply {r.reply_latency}")
-    if r.mode == "paid" and r.cpu_ms_per_message > 0.5:
-        misses.append(f"CPU {r.cpu_ms_per_message:.2f} ms/msg > 0.5")
+    if r.mode == "paid" and r.cpu_ratio > CPU_RATIO_PAID:
+        misses.append(f"CPU {r.cpu_ratio:.2f} × the fake server's > {CPU_RATIO_PAID}")
     if any(c != 0 for c in r.exit_codes + r.restart_exit_codes):
         misses.append(f"exit {_exit(r.exit_codes + r.restart_exit_codes)}")
     if r.timed_out:

@@ -18,6 +18,10 @@ Modes:
 
 `ours` and `ptb` run side by side (each on its own server); the paid modes
 after them. `ptb` needs aiolimiter (`pip install "python-telegram-bot[rate-limiter]"`).
+
+Beside each bot's CPU per message the report gives its fake server's over the
+same span, and their ratio: both move with the host's speed, the server's work
+per message does not; with `ours` and `ptb` both run, also ours over PTB's.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ import asyncio
 import cProfile
 import json
 import logging
+import os
 import platform
 import pstats
 import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -46,6 +52,12 @@ NEWS = (
 )
 REPLY_CHAT = 999_999_999
 FREE_RATE = 30  # the fake server: 30 msg/s, and 1,000/s for paid broadcasts
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of another process, in seconds (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ----- the bot side (one process per mode) ---------------------------------------------
@@ -229,6 +241,7 @@ async def run_mode(
 ) -> dict[str, Any]:
     server, base_url, token = await _start_server(FREE_RATE, latency)
     try:
+        server_cpu = process_cpu(server.pid)
         bot = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -247,6 +260,7 @@ async def run_mode(
             stdout=asyncio.subprocess.PIPE,
         )
         out, _ = await bot.communicate()
+        server_cpu = process_cpu(server.pid) - server_cpu
         lines = [x for x in out.decode().splitlines() if x.startswith("RESULT ")]
         if bot.returncode != 0 or not lines:
             raise SystemExit(f"bench: mode {mode} failed (exit {bot.returncode})")
@@ -264,6 +278,9 @@ async def run_mode(
     result["rate"] = chats / result["seconds"]
     result["responses_429"] = stats["too_many_requests"]
     result["reply_latency"] = stats["reply_latency"].get(str(REPLY_CHAT))
+    # The server's CPU spans the bot's start-up too, where it is idle but for
+    # long polls: a little more than the broadcast's own.
+    result["server_cpu_ms_per_message"] = 1000 * server_cpu / chats
     return result
 
 
@@ -273,17 +290,26 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"Python {platform.python_version()}, {platform.machine()}",
         "",
         "| mode | chats | msg/s | 429s | handed back | lost | duplicated | reply after "
-        "| CPU ms/msg |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU ms/msg | fake server's | bot / server |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         reply = "none" if r["reply_latency"] is None else f"{r['reply_latency']:.2f} s"
         lines.append(
             f"| {r['mode']} | {r['chats']} | {r['rate']:.1f} | {r['responses_429']} | "
             f"{r['requeued']} | "
-            f"{r['lost']} | {r['duplicated']} | {reply} | {r['cpu_ms_per_message']:.2f} |"
+            f"{r['lost']} | {r['duplicated']} | {reply} | {r['cpu_ms_per_message']:.2f} | "
+            f"{r['server_cpu_ms_per_message']:.2f} | {ratio(r['cpu_ms_per_message'], r)} |"
         )
+    by_mode = {r["mode"]: r["cpu_ms_per_message"] for r in results}
+    if by_mode.get("ours") and by_mode.get("ptb"):
+        lines += ["", f"CPU per message, ours / PTB's: {by_mode['ours'] / by_mode['ptb']:.2f}"]
     return "\n".join(lines)
+
+
+def ratio(cpu: float, result: dict[str, Any]) -> str:
+    server = result["server_cpu_ms_per_message"]
+    return f"{cpu / server:.2f}" if server else "n/a"
 
 
 async def orchestrate(args: argparse.Namespace) -> list[dict[str, Any]]:
