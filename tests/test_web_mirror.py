@@ -217,3 +217,27 @@ def test_site_accepts_only_an_http_base_url(tmp_path: Path, url: str) -> None:
         "(e.g. --base-url https://news.example.org)"
     )
     assert not (tmp_path / "public").exists()
+
+
+def test_a_run_that_fails_half_way_leaves_the_mirror_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = campaign_folder(tmp_path / "updates")
+    out = tmp_path / "public"
+    publish(site_of(folder), out, NOW)
+    before, link = snapshot(out), os.readlink(out)
+    calls: list[str] = []
+    render = Site.render
+
+    def fail_on_the_fifth(self: Site, name: str, now: object) -> object:
+        calls.append(name)
+        if len(calls) == 5:
+            raise OSError(28, "No space left on device")
+        return render(self, name, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Site, "render", fail_on_the_fifth)
+    withdraw(folder, "metallist-strike.md")
+    with pytest.raises(OSError, match="No space left"):
+        publish(site_of(folder), out, NOW)
+    assert snapshot(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".public")] == [link]

@@ -93,13 +93,15 @@ def _check(directory: Path) -> bool:
 
 
 def _foreign(directory: Path) -> str | None:
-    """The first entry of a plain folder that is not a site file, if any."""
-    for path in sorted(directory.rglob("*")):
-        name = path.relative_to(directory).as_posix()
-        if path.is_symlink() or not (
-            (path.is_dir() and name == "u") or (path.is_file() and is_site_name(name))
-        ):
-            return name
+    """The first entry of a plain folder that is not a site file, if any.
+    Only `u/` is looked into: a home folder is judged by its first level."""
+    for path in sorted(directory.iterdir()):
+        if path.name == "u" and path.is_dir() and not path.is_symlink():
+            for inner in sorted(path.iterdir()):
+                if inner.is_symlink() or not inner.is_file() or not is_site_name(f"u/{inner.name}"):
+                    return f"u/{inner.name}"
+        elif path.is_symlink() or not path.is_file() or not is_site_name(path.name):
+            return path.name
     return None
 
 
