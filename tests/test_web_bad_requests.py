@@ -30,6 +30,7 @@ CASES = [
     pytest.param(b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 400, id="bad version"),
     pytest.param(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400, id="bad header"),
     pytest.param(b"FROB / HTTP/1.1\r\nHost: x\r\n\r\n", 405, id="unknown method"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n", 400, id="pipelined garbage"),
     pytest.param(b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n", 405, id="DELETE"),
     pytest.param(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, id="POST"),
 ]
@@ -97,7 +98,7 @@ async def test_a_bad_request_gets_its_status_and_one_quiet_line(
 def type_name(data: bytes) -> str:
     if data in (LONG_LINE, BIG_HEADER):
         return "LineTooLong"
-    if data.startswith((b"\x16", b"hello", b"\x00")):
+    if data.startswith((b"\x16", b"hello", b"\x00")) or b"GARBAGE" in data:
         return "BadHttpMethod"
     return "BadStatusLine" if b"HTTP/9.9" in data else "BadHttpMessage"
 
@@ -109,6 +110,8 @@ def test_statuses_follow_the_error_and_not_the_default_400() -> None:
 
     assert status_for(LineTooLong(b"x", MAX_REQUEST_LINE), b"GET /") == 414
     assert status_for(LineTooLong(b"x", MAX_FIELD), b"GET /") == 431
-    assert status_for(BadHttpMethod(error="x"), b"FROB / HTTP/1.1") == 405
+    assert status_for(BadHttpMethod(error="x: b'FROB / HTTP/1.1'"), b"FROB / HTTP/1.1") == 405
+    assert status_for(BadHttpMethod("FROB"), b"FROB / HTTP/1.1") == 405  # the Python parser
+    assert status_for(BadHttpMethod(error="x: b'GARBAGE'"), b"GET / HTTP/1.1") == 400
     assert status_for(BadHttpMethod(error="x"), b"\x16\x03") == 400
     assert status_for(BadStatusLine("x"), b"GET / HTTP/9") == 400

@@ -44,9 +44,17 @@ def status_for(exc: BaseException | None, start: bytes) -> int:
         return HTTPStatus.REQUEST_URI_TOO_LONG if limit == MAX_REQUEST_LINE else 431
     if isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message:
         return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-    if isinstance(exc, BadHttpMethod) and _METHOD.match(start):
+    if isinstance(exc, BadHttpMethod) and _METHOD.match(start) and _names(exc, start):
         return HTTPStatus.METHOD_NOT_ALLOWED
     return HTTPStatus.BAD_REQUEST
+
+
+def _names(exc: BadHttpMethod, start: bytes) -> bool:
+    """Whether the refused method is the one the connection began with (and
+    not garbage pipelined after a good request): both parsers quote the
+    refused line or method in their message."""
+    method = start.split(b" ", 1)[0].decode("ascii")
+    return f"{method} " in exc.message or f"'{method}'" in exc.message
 
 
 class QuietHandler(web_protocol.RequestHandler):
@@ -102,9 +110,10 @@ class _Server(web_server.Server):
 
 class QuietRunner(web.AppRunner):
     """An AppRunner without access log whose connections are `QuietHandler`s;
-    `headers` go on their error answers too."""
+    `headers` go on their error answers too. Any aiohttp server of the bot
+    can use it (the Telegram webhook's too)."""
 
-    def __init__(self, app: web.Application, *, headers: Mapping[str, str]) -> None:
+    def __init__(self, app: web.Application, *, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(
             app,
             access_log=None,
@@ -112,7 +121,7 @@ class QuietRunner(web.AppRunner):
             max_line_size=MAX_REQUEST_LINE,
             max_field_size=MAX_FIELD,
         )
-        self._error_headers = dict(headers)
+        self._error_headers = dict(headers or {"Server": "strikewire"})
 
     async def _make_server(self) -> web_server.Server:
         made = await super()._make_server()
