@@ -41,7 +41,12 @@ def status_for(exc: BaseException | None, start: bytes) -> int:
     """The status a parse error deserves; `start`: the connection's first bytes."""
     if isinstance(exc, LineTooLong):
         limit = exc.args[1] if len(exc.args) > 1 else None
-        return HTTPStatus.REQUEST_URI_TOO_LONG if limit == MAX_REQUEST_LINE else 431
+        too_long = limit == MAX_REQUEST_LINE
+        return (
+            HTTPStatus.REQUEST_URI_TOO_LONG
+            if too_long
+            else HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+        )
     if isinstance(exc, BadHttpMessage) and "Too many headers" in exc.message:
         return HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
     if isinstance(exc, BadHttpMethod) and _METHOD.match(start) and _names(exc, start):
