@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.adapters.base import AdapterStartError
 from bot.app import App
 from bot.clock import SystemClock
-from bot.config import Config, ConfigError, config_path_from, load_config
+from bot.config import Config, ConfigError, WebConfig, config_path_from, load_config
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.content.loader import parse_file
@@ -34,8 +34,9 @@ from bot.render.compose import item_message
 from bot.status import status_text
 from bot.store import DatabaseError, PrefixedState, Store, open_store
 from bot.store.database import make_engine, sqlite_file
+from bot.web.mirror import MirrorError, publish
 from bot.web.server import WebStartError
-from bot.web.site import Site, saved_follow, write_site
+from bot.web.site import Site, saved_follow
 
 GC_YOUNG_THRESHOLD = 20_000
 
@@ -300,7 +301,15 @@ async def _site(config: Config, directory: Path, base_url: str) -> int:
         finally:
             await store.close()
     site = Site(catalog, config.language, base_url, follow)
-    return write_site(site, directory, SystemClock().now())
+    return publish(site, directory, SystemClock().now())
+
+
+def _checked_base_url(value: str) -> str | None:
+    """`--base-url` by web.base_url's own rule (an http(s) URL with a host), or None."""
+    try:
+        return WebConfig.model_validate({"base_url": value}).base_url
+    except ValueError:  # pydantic's ValidationError is one
+        return None
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -309,6 +318,13 @@ def cmd_site(args: argparse.Namespace) -> int:
     if refused is not None:
         print(f"strikewire: {refused}", file=sys.stderr)
         return 1
+    if args.base_url is not None and _checked_base_url(args.base_url) is None:
+        print(
+            "strikewire: --base-url must be an http(s) address with a host "
+            "(e.g. --base-url https://news.example.org)",
+            file=sys.stderr,
+        )
+        return 2
     base_url = args.base_url or (config.web.public_url if config.web is not None else None)
     if base_url is None:
         print(
@@ -320,6 +336,9 @@ def cmd_site(args: argparse.Namespace) -> int:
     directory = Path(args.output)
     try:
         count = asyncio.run(_site(config, directory, base_url.rstrip("/")))
+    except MirrorError as exc:
+        print(f"strikewire: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"{exc.filename or directory}: cannot write: {exc.strerror} (choose another -o folder)",

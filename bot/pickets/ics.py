@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 
 from bot.adapters.base import Attachment, Outgoing
+from bot.cleantext import clean
 from bot.content.items import Item, Kind
 from bot.i18n import Texts
 
@@ -32,10 +33,12 @@ def picket_events(item: Item, stamp: datetime) -> list[icalendar.Event]:
         event.add("dtstamp", stamp.astimezone(UTC))
         event.add("dtstart", start)
         event.add("dtend", start + DURATION)
-        event.add("summary", f"{item.title} — {place.city}")
-        event.add("location", f"{place.where}, {place.city}")
-        if item.body.strip():
-            event.add("description", item.body.strip())
+        # No control character reaches a calendar (bot/cleantext.py).
+        event.add("summary", clean(f"{item.title} — {place.city}"))
+        event.add("location", clean(f"{place.where}, {place.city}"))
+        body = clean(item.body).strip()
+        if body:
+            event.add("description", body)
         events.append(event)
     return events
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from bot.cleantext import clean
 from bot.render.pack import Measure, pack
 from bot.render.stream import MX, PLAIN, TG
 from bot.render.walk import walk
@@ -75,10 +76,12 @@ def _check_limit(limit: int, minimum: int) -> None:
 def _render(
     markdown: str, channels: tuple[int, ...], measure: Measure, limit: int | None
 ) -> list[tuple[str, ...]]:
+    # A lone surrogate (from a badly decoded file) cannot be encoded for any
+    # platform; other control characters (a form feed pasted from a PDF, an
+    # escape sequence) are dropped: no message carries them (bot/cleantext.py).
+    markdown = clean(_SURROGATE.sub("\ufffd", markdown))
     if not markdown.strip():
         return []
-    # A lone surrogate (from a badly decoded file) cannot be encoded for any platform.
-    markdown = _SURROGATE.sub("\ufffd", markdown)
     return pack(walk(markdown), channels, measure, limit)
 
 

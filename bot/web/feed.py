@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from bot.cleantext import clean
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.i18n import texts
@@ -58,10 +59,13 @@ def feed_bytes(catalog: Catalog, lang: str, default: str, now: datetime, base_ur
         view = item_view(item, lang, default, f"{base_url}/")
         entry = fg.add_entry(order="append")
         entry.id(f"{base_url}/u/{item.id}{ending}.html")
-        entry.title(view.title)
+        # lxml refuses a control character (a form feed from a PDF): drop them;
+        # an entry needs a title, even one that was nothing else.
+        entry.title(clean(view.title) or view.id)
         entry.link(href=view.href, rel="alternate", type="text/html")
         entry.published(item.published_at.astimezone(UTC))
         entry.updated(stamps[item.id])
-        entry.content(template.render(item=view, w=w, lang=lang, root=f"{base_url}/"), type="html")
+        content = template.render(item=view, w=w, lang=lang, root=f"{base_url}/")
+        entry.content(clean(content), type="html")
     data: bytes = fg.atom_str(pretty=True)
     return data

@@ -21,6 +21,7 @@ from datetime import datetime
 import jinja2
 from markupsafe import Markup
 
+from bot.cleantext import clean
 from bot.content.catalog import Catalog
 from bot.content.items import Item, Kind
 from bot.i18n import LANGUAGES, Texts, texts
@@ -158,6 +159,12 @@ def item_view(item: Item, lang: str, default: str, root: str) -> ItemView:
     )
 
 
+def _html(template: str, context: dict[str, object]) -> bytes:
+    """A page's bytes, without the control characters no page may carry
+    (bot/cleantext.py): whatever a file brought in, the page is valid."""
+    return clean(TEMPLATES.get_template(template).render(context)).encode()
+
+
 def published(catalog: Catalog, now: datetime) -> list[Item]:
     """Every item a reader may see now: not withdrawn, its moment come."""
     return [i for i in catalog.items.values() if i.published_at <= now]
@@ -200,7 +207,7 @@ def index_page(
         follow=follow,
         canonical=f"{base_url}/index{suffix(lang, default)}.html",
     )
-    return TEMPLATES.get_template("index.html").render(context).encode()
+    return _html("index.html", context)
 
 
 def update_page(item: Item, lang: str, default: str, base_url: str) -> bytes:
@@ -215,7 +222,7 @@ def update_page(item: Item, lang: str, default: str, base_url: str) -> bytes:
         Link(name, f"{item.id}{suffix(code, default)}.html", code)
         for code, name in LANGUAGES.items()
     ]
-    return TEMPLATES.get_template("update.html").render(context).encode()
+    return _html("update.html", context)
 
 
 def error_page(lang: str, default: str, root: str, status: int) -> bytes:
@@ -227,4 +234,4 @@ def error_page(lang: str, default: str, root: str, status: int) -> bytes:
         context.update(heading=w["not_found"], text=w["not_found_text"])
     else:
         context.update(heading=w["error"], text=w["error_text"])
-    return TEMPLATES.get_template("error.html").render(context).encode()
+    return _html("error.html", context)

@@ -8,7 +8,8 @@ in the name take it from `?lang=` (and the pages from `Accept-Language`).
 Content-Security-Policy that allows no script and nothing from elsewhere, and
 no referrer; there is no access log (it would record readers' addresses). An
 unknown address gets the 404 page, a failure the 500 page and one log line,
-never a traceback.
+never a traceback; a request that cannot be parsed gets 400/405/414/431 and
+one line without the client's address (bot/web/protocol.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bot.i18n import spoken
 from bot.store import Store
 from bot.web import health, metrics
 from bot.web.pages import suffix
+from bot.web.protocol import QuietRunner
 from bot.web.site import HTML, Site
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 PUBLIC_CACHE = "public, max-age=60"
+SERVER = "strikewire"  # not the versions of Python and aiohttp
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -102,7 +105,7 @@ class WebServer:
         return app
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
+        runner = QuietRunner(self.application(), headers={**HEADERS, "Server": SERVER})
         await runner.setup()
         try:
             await web.TCPSite(runner, self.config.listen, self.config.port).start()
@@ -221,4 +224,4 @@ class WebServer:
     async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         for key, value in HEADERS.items():
             response.headers.setdefault(key, value)
-        response.headers["Server"] = "strikewire"  # not the versions of Python and aiohttp
+        response.headers["Server"] = SERVER

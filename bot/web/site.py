@@ -168,8 +168,18 @@ async def saved_follow(state: KeyValue) -> list[Link]:
         return []
 
 
+def is_site_name(name: str) -> bool:
+    """Whether `name` (a path under the site's root) is one the site may write."""
+    return (
+        name in (*STATIC, "pickets.ics", "404.html")
+        or _PAGE.fullmatch(name) is not None
+        or _UPDATE.fullmatch(name) is not None
+    )
+
+
 def write_site(site: Site, directory: Path, now: datetime) -> int:
-    """Write every file of `site` under `directory`; return how many."""
+    """Write every file of `site` under `directory` (bot/web/mirror.py swaps
+    it in as the mirror); return how many."""
     count = 0
     for name in site.names(now):
         found = site.render(name, now)
