@@ -270,7 +270,9 @@ class TelegramAdapter:
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             # Not from Telegram: the body is never read. No address is logged:
             # behind a proxy it would be the proxy's, and it is someone's.
-            log.warning("telegram webhook refused reason=%s", "wrong_secret" if given else "no_secret")
+            log.warning(
+                "telegram webhook refused reason=%s", "wrong_secret" if given else "no_secret"
+            )
             return web.Response(status=401)
         try:
             update = Update.de_json(await request.json(), app.bot)

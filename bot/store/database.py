@@ -77,16 +77,20 @@ def _sqlite_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) ->
 
 
 def make_engine(url: str) -> AsyncEngine:
+    """The engine for `url`. Its errors never carry a statement's values
+    (`hide_parameters`): they are chat ids, and errors reach logs."""
     target = async_url(url)
     if target.startswith("sqlite"):
         path = target.split(":///", 1)[1] if ":///" in target else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, pool_reset_on_return=None)
+        engine = create_async_engine(target, pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "reset", _sqlite_reset)
         return engine
-    return create_async_engine(target, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(
+        target, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:
