@@ -3,12 +3,17 @@
 Each of the last three holds the SQLite database's lock (a running bot holds
 it too, so they refuse to run beside one) and changes the whole database in
 one transaction (bot/privacy/encryption.py).
+
+`rotate-key` takes the new key from $STRIKEWIRE_NEW_KEY or standard input,
+never from its arguments: those are in the process list and shell history.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Callable
 
@@ -20,6 +25,11 @@ from bot.store.database import make_engine, sqlite_file
 from bot.store.owner import DatabaseOwner
 
 LoadConfig = Callable[[argparse.Namespace], Config]
+NEW_KEY_VARIABLE = "STRIKEWIRE_NEW_KEY"
+NO_KEY_ARGUMENT = (
+    "--new would put the key in the process list and the shell history: give it on "
+    f"standard input (`strikewire rotate-key < new.key`) or as ${NEW_KEY_VARIABLE}"
+)
 
 
 def _say(line: str) -> None:
@@ -77,6 +87,19 @@ async def _reseal(url: str, old: Keyring | None, new: Keyring | None) -> Reseale
         await engine.dispose()
 
 
+def _new_key_text() -> tuple[str, str]:
+    """The new key and where it came from: the environment, else standard
+    input (asked for without echo at a terminal)."""
+    from_env = os.environ.get(NEW_KEY_VARIABLE)
+    if from_env is not None:
+        return from_env, f"${NEW_KEY_VARIABLE}"
+    if sys.stdin is None:
+        return "", "standard input"
+    if sys.stdin.isatty():
+        return getpass.getpass("new privacy key: "), "typed"
+    return sys.stdin.readline(), "standard input"
+
+
 def cmd_keygen(_args: argparse.Namespace) -> int:
     print(new_key())
     _say(
@@ -98,14 +121,19 @@ def _commands(load: LoadConfig) -> dict[str, Callable[[argparse.Namespace], int]
         return _change(config, None, keyring, "encrypted")
 
     def cmd_rotate(args: argparse.Namespace) -> int:
+        if args.new is not None:
+            return _fail(NO_KEY_ARGUMENT)
         config = load(args)
         old = config.privacy.keyring
         if old is None:
             return _fail("privacy.key is not set: rotate-key needs the current key there")
+        given, where = _new_key_text()
+        if not given.strip():
+            return _fail(f"no new key given: {NO_KEY_ARGUMENT.split(': ', 1)[1]}")
         try:
-            new = Keyring(read_key(args.new))
+            new = Keyring(read_key(given))
         except ValueError as exc:
-            return _fail(f"--new {exc}")
+            return _fail(f"the new key ({where}) {exc}")
         code = _change(config, old, new, "re-encrypted")
         if code == 0:
             _say("now give the bot the new key as privacy.key before starting it")
@@ -135,8 +163,13 @@ def add_commands(
     sub("encrypt", "seal every chat id in the database with privacy.key").set_defaults(
         func=commands["encrypt"]
     )
-    rotate = sub("rotate-key", "re-encrypt the database from privacy.key to a new key")
-    rotate.add_argument("--new", required=True, metavar="KEY", help="the new key (base64)")
+    rotate = sub(
+        "rotate-key",
+        "re-encrypt the database from privacy.key to a new key, read from "
+        f"${NEW_KEY_VARIABLE} or standard input",
+    )
+    # Refused with the way to do it now (it used to take the key).
+    rotate.add_argument("--new", nargs="?", const="", help=argparse.SUPPRESS)
     rotate.set_defaults(func=commands["rotate-key"])
     sub("decrypt", "store chat ids in clear again (then remove privacy.key)").set_defaults(
         func=commands["decrypt"]
