@@ -78,7 +78,9 @@ def files_of(url: str) -> dict[str, str]:
     return {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in path.parent.glob(path.name + "*")
-        if not p.name.endswith((".lock", "-shm"))  # -shm is a reader's index, not data
+        # -shm is a reader's index and an empty -wal holds nothing: any reader makes them.
+        if not p.name.endswith((".lock", "-shm"))
+        and (p.stat().st_size or not p.name.endswith("-wal"))
     }
 
 
