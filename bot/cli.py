@@ -19,6 +19,7 @@ from bot.adapters.base import AdapterStartError
 from bot.app import App
 from bot.clock import SystemClock
 from bot.config import Config, ConfigError, config_path_from, load_config
+from bot.config_secrets import config_warnings
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.content.loader import parse_file
@@ -149,6 +150,8 @@ async def _key_problem(url: str, config: Config) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
+    for warning in config_warnings(config_path_from(args.config), config):
+        print(warning, file=sys.stderr)
     refused = _key_refused(config)
     if refused is not None:
         print(f"strikewire: {refused}", file=sys.stderr)
