@@ -1,7 +1,8 @@
 """Read-only means read-only: `status`, `preview`, `site` and `check` never
 write to the database. A database that needs migrating or sealing is named,
 with the command that does it, and left as it was; the running bot keeps
-finding its chats."""
+finding its chats. Sealing happens in `run` or `encrypt`, never beside a
+running bot (on PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bot.privacy.keys import new_key
-from bot.store import open_store
-from bot.store.database import _alembic_config, make_engine
-from tests.conftest import write_update
+from bot.privacy.keys import Keyring, new_key, read_key
+from bot.store import DatabaseError, open_store
+from bot.store.database import (
+    _alembic_config,
+    hold_postgres_lock,
+    make_engine,
+    release_postgres_lock,
+)
+from tests.conftest import fresh_postgres_url, write_update
+from tests.postgres import PostgresServer
 from tests.test_delivery import subprocess_env
 
 CHAT = "555000111"
@@ -160,3 +167,38 @@ async def test_a_read_only_store_cannot_write(tmp_path: Path, database_url: str)
             await store.subscribe("telegram", CHAT, None, time.time())
     finally:
         await store.close()
+
+
+async def test_on_postgresql_encrypt_and_a_running_bot_exclude_each_other(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    url = await fresh_postgres_url(postgres_server)
+    running = await open_store(url)  # the bot, running without a key
+    try:
+        await running.subscribe("telegram", CHAT, None, time.time())
+        setup(tmp_path, url, key=True)
+        before = await everything_in(url)
+        done = await asyncio.to_thread(strikewire, tmp_path, "encrypt", new_key())
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            "strikewire: a strikewire is running on this database: "
+            "stop every `strikewire run` first; nothing was changed"
+        )
+        assert await everything_in(url) == before
+        assert await running.subscription("telegram", CHAT) is not None
+    finally:
+        await running.close()
+    key = new_key()
+    done = await asyncio.to_thread(strikewire, tmp_path, "encrypt", key)
+    assert done.returncode == 0, done.stderr
+    # And while encrypt (or rotate-key, decrypt) works, no bot starts.
+    engine = make_engine(url)
+    lock = await hold_postgres_lock(engine, alone=True)
+    try:
+        with pytest.raises(DatabaseError, match="is changing this database"):
+            await open_store(url, Keyring(read_key(key)))
+    finally:
+        await release_postgres_lock(lock)
+        await engine.dispose()
+    reopened = await open_store(url, Keyring(read_key(key)))
+    await reopened.close()

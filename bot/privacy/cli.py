@@ -1,7 +1,8 @@
 """The privacy subcommands: `keygen`, `encrypt`, `rotate-key` and `decrypt`.
 
-Each of the last three holds the SQLite database's lock (a running bot holds
-it too, so they refuse to run beside one) and changes the whole database in
+Each of the last three holds the database's lock (`<database>.lock` for
+SQLite, an advisory lock on PostgreSQL; a running bot holds it too, so they
+refuse to run beside one) and changes the whole database in
 one transaction (bot/privacy/encryption.py).
 
 `rotate-key` takes the new key from $STRIKEWIRE_NEW_KEY or standard input,
@@ -21,7 +22,12 @@ from bot.config import Config
 from bot.privacy.encryption import Resealed, check_key, reseal, stored_check
 from bot.privacy.keys import Keyring, new_key, read_key
 from bot.store import DatabaseError, open_store
-from bot.store.database import make_engine, sqlite_file
+from bot.store.database import (
+    hold_postgres_lock,
+    make_engine,
+    release_postgres_lock,
+    sqlite_file,
+)
 from bot.store.owner import DatabaseOwner
 
 LoadConfig = Callable[[argparse.Namespace], Config]
@@ -73,17 +79,21 @@ def _change(config: Config, old: Keyring | None, new: Keyring | None, verb: str)
 
 async def _reseal(url: str, old: Keyring | None, new: Keyring | None) -> Resealed | None:
     engine = make_engine(url)
+    lock = None
     try:
+        # PostgreSQL: refused while any bot runs on the database (SQLite: `_change`).
+        lock = await hold_postgres_lock(engine, alone=True)
         stored = await stored_check(engine)
         if stored == (new.check if new else None):
             return None
         if old is None:
             check_key(stored, new)  # encrypted already, with another key
         # Opening checks the old key and brings the schema up to date.
-        store = await open_store(url, old, progress=_say)
+        store = await open_store(url, old, progress=_say, hold_lock=False)
         await store.close()
         return await reseal(engine, old, new, _say)
     finally:
+        await release_postgres_lock(lock)
         await engine.dispose()
 
 

@@ -8,7 +8,15 @@ from typing import Protocol
 from bot.privacy.encryption import Progress, check_key, reseal, stored_check
 from bot.privacy.identities import Identities
 from bot.privacy.keys import Keyring
-from bot.store.database import DatabaseError, check_schema, make_engine, migrate, sqlite_file
+from bot.store.database import (
+    DatabaseError,
+    check_schema,
+    hold_postgres_lock,
+    make_engine,
+    migrate,
+    release_postgres_lock,
+    sqlite_file,
+)
 from bot.store.drafts import Draft, DraftAction
 from bot.store.rows import OutboxRow, Retry, RowKind, Subscription
 from bot.store.store import Store
@@ -64,13 +72,16 @@ async def open_store(
     keep_inactive: timedelta = timedelta(0),
     progress: Progress | None = None,
     read_only: bool = False,
+    hold_lock: bool = True,
 ) -> Store:
     """Connect, check the key, migrate to the newest schema, and return the store.
 
     A database sealed with another key, or sealed while no key is given, is
     refused before anything is written. The first time a key is given for a
     plain database, its identities are sealed in place (with progress lines).
-    The caller holds the database's lock (`strikewire run`, `encrypt`).
+    On SQLite the caller holds `<database>.lock` (`strikewire run`,
+    `encrypt`); on PostgreSQL the store holds the running lock shared until
+    it is closed (`hold_lock`: `encrypt` itself holds it alone).
 
     `read_only` (status, preview, site): nothing is ever written; a database
     that would need migrating or sealing is refused with the command that
@@ -78,16 +89,21 @@ async def open_store(
     if read_only:
         return await _open_read_only(url, keyring, keep_inactive)
     engine = make_engine(url)
+    lock = None
     try:
+        lock = await hold_postgres_lock(engine, alone=False) if hold_lock else None
         stored = await stored_check(engine)
         check_key(stored, keyring)
         await migrate(engine)
         if keyring is not None and stored is None:
             await reseal(engine, None, keyring, *([progress] if progress else []))
     except BaseException:
+        await release_postgres_lock(lock)
         await engine.dispose()
         raise
-    return Store(engine, Identities(keyring), keep_inactive=keep_inactive.total_seconds())
+    store = Store(engine, Identities(keyring), keep_inactive=keep_inactive.total_seconds())
+    store.lock_connection = lock
+    return store
 
 
 async def _open_read_only(url: str, keyring: Keyring | None, keep_inactive: timedelta) -> Store:

@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import URL, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -37,6 +37,9 @@ _MIGRATING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] =
 )
 # Several processes starting against one PostgreSQL database migrate in turn.
 PG_LOCK_ID = 0x5754_5249_4B45  # "STRIKE"
+# PostgreSQL's counterpart of `<database>.lock`: every running bot holds it
+# shared for its lifetime; encrypt, rotate-key and decrypt take it alone.
+PG_RUNNING_LOCK_ID = PG_LOCK_ID + 1
 
 
 class DatabaseError(Exception):
@@ -198,6 +201,49 @@ async def migrate(engine: AsyncEngine) -> None:
         raise
     except (SQLAlchemyError, OSError) as exc:
         raise cannot_open(exc) from None
+
+
+async def hold_postgres_lock(engine: AsyncEngine, *, alone: bool) -> AsyncConnection | None:
+    """Take the running lock (shared, or `alone`) on a connection of its own,
+    held until `release_postgres_lock`; None on SQLite (`DatabaseOwner`
+    there). Refused at once, never waited for."""
+    if engine.dialect.name != "postgresql":
+        return None
+    take = "pg_try_advisory_lock" if alone else "pg_try_advisory_lock_shared"
+    try:
+        conn = await engine.connect()
+        try:
+            got = await conn.scalar(text(f"SELECT {take}({PG_RUNNING_LOCK_ID})"))
+            await conn.commit()  # the lock is the session's: it outlives the transaction
+        except BaseException:
+            await conn.close()
+            raise
+    except (SQLAlchemyError, OSError) as exc:
+        raise cannot_open(exc) from None
+    if got:
+        return conn
+    await conn.close()
+    if alone:
+        raise DatabaseError(
+            "a strikewire is running on this database: stop every `strikewire run` "
+            "first; nothing was changed"
+        )
+    raise DatabaseError(
+        "strikewire encrypt, rotate-key or decrypt is changing this database: "
+        "start the bot when it has finished"
+    )
+
+
+async def release_postgres_lock(conn: AsyncConnection | None) -> None:
+    if conn is None:
+        return
+    try:
+        await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        await conn.commit()
+    except (SQLAlchemyError, OSError):
+        pass  # the connection is gone, and its session's locks with it
+    finally:
+        await conn.close()
 
 
 def cannot_open(exc: BaseException) -> DatabaseError:
