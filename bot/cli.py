@@ -19,6 +19,7 @@ from bot.adapters.base import AdapterStartError
 from bot.app import App
 from bot.clock import SystemClock
 from bot.config import Config, ConfigError, WebConfig, config_path_from, load_config
+from bot.config_secrets import config_warnings
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.content.loader import parse_file
@@ -52,10 +53,14 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 async def _open(config: Config) -> Store:
-    """The store, opened with the config's privacy key and retention."""
+    """The store, opened read-only with the config's privacy key and retention:
+    only `run` and `encrypt` migrate or seal, holding the database's lock."""
     privacy = config.privacy
     return await open_store(
-        config.database_url, privacy.keyring, keep_inactive=privacy.keep_inactive_subscribers
+        config.database_url,
+        privacy.keyring,
+        keep_inactive=privacy.keep_inactive_subscribers,
+        read_only=True,
     )
 
 
@@ -130,7 +135,7 @@ def _no_database_yet(config: Config) -> bool:
 
 
 async def _key_problem(url: str, config: Config) -> str | None:
-    engine = make_engine(url)
+    engine = make_engine(url, read_only=True)
     try:
         stored = await stored_check(engine)
     except DatabaseError:
@@ -146,6 +151,8 @@ async def _key_problem(url: str, config: Config) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
+    for warning in config_warnings(config_path_from(args.config), config):
+        print(warning, file=sys.stderr)
     refused = _key_refused(config)
     if refused is not None:
         print(f"strikewire: {refused}", file=sys.stderr)
@@ -222,7 +229,8 @@ async def _followups_preview(config: Config, item: Item) -> str | None:
     when nothing of it was sent (or there is no database yet)."""
     try:
         store = await _open(config)
-    except DatabaseError:
+    except DatabaseError as exc:
+        print(f"strikewire: {exc}; not shown: what publishing would change", file=sys.stderr)
         return None
     try:
         sent = await store.sent_chats(item.id)

@@ -54,11 +54,29 @@ def _check_timezone(value: str) -> str:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError printed as it is never quotes
+    # a value (a secret among them); `problems` words our own messages.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _secret_text(value: Any) -> Any:
+    """A secret as text. What is not text is refused without echoing it
+    (pydantic's own message would quote the value)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # YAML read a number: it is still the secret
+    raise ValueError("must be text (write it in quotes, or as ${VARIABLE})")
+
+
+# Secrets: kept out of reprs (`repr=False` on each field) and error messages.
+SecretText = Annotated[str, BeforeValidator(_secret_text)]
+MaybeSecretText = Annotated[str | None, BeforeValidator(_secret_text)]
 
 
 class DatabaseConfig(Strict):
-    url: str = "sqlite:///strikewire.db"
+    # postgresql://user:password@host/db holds a password.
+    url: SecretText = Field(default="sqlite:///strikewire.db", repr=False)
 
 
 class BroadcastConfig(Strict):
@@ -164,11 +182,12 @@ class TelegramWebhook(Strict):
     port: int = 8443
     path: str = "telegram"
     url: str  # the public https URL Telegram calls
-    secret_token: str | None = None
+    # Telegram sends it with every update; none given, one is made at each start.
+    secret_token: MaybeSecretText = Field(default=None, repr=False)
 
 
 class TelegramConfig(Strict):
-    token: str
+    token: SecretText = Field(repr=False)
     base_url: str = "https://api.telegram.org/bot"
     admins: list[int] = Field(default_factory=list)
     limits: TelegramLimits = TelegramLimits()
@@ -190,9 +209,9 @@ class MatrixConfig(Strict):
     user_id: str
     # Used once, to log in as a new device; afterwards the session kept in
     # store_path is reused (the password may then be removed from the config).
-    password: str | None = None
+    password: MaybeSecretText = Field(default=None, repr=False)
     # Instead of a password: an access token of an existing device.
-    access_token: str | None = None
+    access_token: MaybeSecretText = Field(default=None, repr=False)
     # Shown to people in their list of the bot's devices.
     device_name: str = "strikewire"
     # Access token, device id and encryption keys. Keep it: a new store is a

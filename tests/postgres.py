@@ -73,6 +73,10 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`) on the same port and data."""
         options = f"-h 127.0.0.1 -p {self.port} -k {self.base} -F -c max_connections=200"
         self._run(
             str(self.bindir / "pg_ctl"),
@@ -87,6 +91,10 @@ class PostgresServer:
             "60",
             "start",
         )
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would, keeping its data."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
 
     def stop(self) -> None:
         subprocess.run(

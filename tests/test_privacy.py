@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.privacy.cli import NO_KEY_ARGUMENT
 from bot.privacy.encryption import reseal
 from bot.privacy.keys import Keyring, SealError, new_key, read_key
 from bot.store import DatabaseError, Store, open_store
@@ -205,7 +206,7 @@ def test_the_cli_refuses_a_wrong_key_in_one_line(tmp_path: Path) -> None:
         )
 
     right, wrong = new_key(), new_key()
-    assert strikewire("status", key=right).returncode == 0  # creates the sealed database
+    assert strikewire("run", key=right).returncode == 0  # creates the sealed database
     for command in ("status", "run", "encrypt", "check", "site -o out"):
         done = strikewire(command, key=wrong)
         assert done.returncode == 1, done.stderr
@@ -213,17 +214,58 @@ def test_the_cli_refuses_a_wrong_key_in_one_line(tmp_path: Path) -> None:
         assert line.startswith("strikewire: privacy.key does not open this database")
     bad = strikewire("status", key="nonsense")
     assert bad.returncode == 2 and "strikewire keygen" in bad.stderr
-    rotated = subprocess.run(
-        [sys.executable, "-m", "bot", "rotate-key", "--new", wrong, "-c", str(config)],
+    rotate = [sys.executable, "-m", "bot", "rotate-key", "-c", str(config)]
+    refused = subprocess.run(
+        [*rotate, "--new", wrong],
         env={**env, "STRIKEWIRE_KEY": right},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [f"strikewire: {NO_KEY_ARGUMENT}"]
+    assert strikewire("status", key=right).returncode == 0, "--new changed nothing"
+    # The new key on standard input, as `strikewire rotate-key < new.key`.
+    rotated = subprocess.run(
+        rotate,
+        env={**env, "STRIKEWIRE_KEY": right},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input=wrong + "\n",
+        check=False,
+    )
     assert rotated.returncode == 0, rotated.stderr
+    assert wrong not in rotated.stderr + rotated.stdout
     assert strikewire("status", key=wrong).returncode == 0
     assert strikewire("status", key=right).returncode == 1
+    # Or in the environment; a mistyped one is refused, naming where it came from.
+    third = new_key()
+    again = subprocess.run(
+        rotate,
+        env={**env, "STRIKEWIRE_KEY": wrong, "STRIKEWIRE_NEW_KEY": third},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="",
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert strikewire("status", key=third).returncode == 0
+    typo = subprocess.run(
+        rotate,
+        env={**env, "STRIKEWIRE_KEY": third, "STRIKEWIRE_NEW_KEY": "nonsense"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        input="",
+        check=False,
+    )
+    assert typo.stderr.strip() == (
+        "strikewire: the new key ($STRIKEWIRE_NEW_KEY) is 6 bytes, not 32 "
+        "(make one with `strikewire keygen`)"
+    )
 
 
 # Channel-only mode.

@@ -207,7 +207,13 @@ class Database:
     async def fingerprint(self) -> dict[str, str]:
         """What would show any change: each SQLite file's digest, or the dump."""
         if self.server is None:
-            return {n: hashlib.sha256(d).hexdigest() for n, d in self.sqlite_files().items()}
+            # A reader of a WAL database makes the -shm index and an empty -wal
+            # (a read-only one cannot remove them): neither holds data.
+            return {
+                n: hashlib.sha256(d).hexdigest()
+                for n, d in self.sqlite_files().items()
+                if not n.endswith("-shm") and (d or not n.endswith("-wal"))
+            }
         # pg_dump 15.14+ opens with a random \restrict token; the rest is the data.
         lines = (await self.pg_dump()).splitlines()
         kept = [line for line in lines if not line.startswith(("\\restrict", "\\unrestrict"))]

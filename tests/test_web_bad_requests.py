@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.web.protocol import status_for
+from bot.quiet_http import status_for
 from tests.web import campaign_folder, get, running_web, web_config
 
 LONG_LINE = b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -81,7 +81,7 @@ async def test_a_bad_request_gets_its_status_and_one_quiet_line(
             assert "Allow: " in head and "GET" in head
         # The bot still answers everyone else.
         assert (await get(bot.url + "/healthz")).status == 200
-        lines = [r for r in caplog.records if r.name.startswith(("aiohttp", "bot.web"))]
+        lines = [r for r in caplog.records if r.name.startswith(("aiohttp", "bot.web", "bot.http"))]
     out, err = capfd.readouterr()
     everything = out + err + "\n".join(r.getMessage() for r in caplog.records)
     everything += "".join(str(r.exc_info) + str(r.exc_text) for r in caplog.records)
@@ -106,7 +106,7 @@ def type_name(data: bytes) -> str:
 def test_statuses_follow_the_error_and_not_the_default_400() -> None:
     from aiohttp.http_exceptions import BadHttpMethod, BadStatusLine, LineTooLong
 
-    from bot.web.protocol import MAX_FIELD, MAX_REQUEST_LINE
+    from bot.quiet_http import MAX_FIELD, MAX_REQUEST_LINE
 
     assert status_for(LineTooLong(b"x", MAX_REQUEST_LINE), b"GET /") == 414
     assert status_for(LineTooLong(b"x", MAX_FIELD), b"GET /") == 431

@@ -18,6 +18,7 @@ import asyncio
 import hmac
 import logging
 import os
+import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
@@ -49,6 +50,7 @@ from bot.adapters.telegram_send import TelegramSender, chat_ref
 from bot.chat.commands import menu
 from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES
+from bot.quiet_http import QuietRunner
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,8 @@ class TelegramAdapter:
             self.max_in_flight = self.paid_max_in_flight
         self._app: AnyApplication | None = None
         self._webhook: web.AppRunner | None = None
+        # The header Telegram must send with every webhook POST (set at start).
+        self._webhook_secret = ""
         self._on_command: CommandHandler | None = None
         self._on_chat_gone: ChatGoneHandler | None = None
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -247,21 +251,30 @@ class TelegramAdapter:
     async def _start_webhook(self, app: AnyApplication) -> None:
         hook = self.config.webhook
         assert hook is not None
+        # Without a secret anyone who learns the URL could post an update as
+        # an admin; none configured, a fresh one is made for this run and
+        # given to Telegram with setWebhook (a restart simply makes another).
+        self._webhook_secret = hook.secret_token or secrets.token_urlsafe(32)
         web_app = web.Application()
         web_app.router.add_post("/" + hook.path.strip("/"), partial(self._webhook_post, app))
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = QuietRunner(web_app)
         await runner.setup()
         await web.TCPSite(runner, hook.listen, hook.port).start()
         self._webhook = runner
         await app.bot.set_webhook(
-            url=hook.url, secret_token=hook.secret_token, allowed_updates=ALLOWED_UPDATES
+            url=hook.url, secret_token=self._webhook_secret, allowed_updates=ALLOWED_UPDATES
         )
 
     async def _webhook_post(self, app: AnyApplication, request: web.Request) -> web.Response:
-        secret = self.config.webhook.secret_token if self.config.webhook else None
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if secret and not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.Response(status=403)
+        secret = self._webhook_secret
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            # Not from Telegram: the body is never read. No address is logged:
+            # behind a proxy it would be the proxy's, and it is someone's.
+            log.warning(
+                "telegram webhook refused reason=%s", "wrong_secret" if given else "no_secret"
+            )
+            return web.Response(status=401)
         try:
             update = Update.de_json(await request.json(), app.bot)
         except (ValueError, TypeError, KeyError):

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.privacy.identities import Identities
+from bot.store.database import release_postgres_lock
 from bot.store.drafts import DraftsMixin
 from bot.store.fanout import FanoutMixin
 from bot.store.followups import FollowupsMixin
@@ -42,8 +43,12 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
         # broadcast goes to, from the config; no subscriber is stored.
         self.fixed_audience: list[tuple[str, str, str | None]] | None = None
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # PostgreSQL: the connection holding the running lock (bot/store/database.py).
+        self.lock_connection: AsyncConnection | None = None
 
     async def close(self) -> None:
+        await release_postgres_lock(self.lock_connection)
+        self.lock_connection = None
         await self.engine.dispose()
 
     # Subscribers.

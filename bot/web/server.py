@@ -24,10 +24,10 @@ from bot.clock import Clock
 from bot.config import WebConfig
 from bot.content.catalog import Catalog
 from bot.i18n import spoken
+from bot.quiet_http import QuietRunner
 from bot.store import Store
 from bot.web import health, metrics
 from bot.web.pages import suffix
-from bot.web.protocol import QuietRunner
 from bot.web.site import HTML, Site
 
 log = logging.getLogger(__name__)

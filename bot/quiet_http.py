@@ -1,7 +1,7 @@
-"""How the server answers what it cannot parse: a request line too long (414),
-a header too large or too many of them (431), a method it does not know (405),
-anything else malformed (400); with one log line, no traceback and no client
-address.
+"""How the bot's HTTP servers (the web face, the Telegram webhook) answer what
+they cannot parse: a request line too long (414), a header too large or too
+many of them (431), a method it does not know (405), anything else malformed
+(400); with one log line, no traceback and no client address.
 
 aiohttp answers every parse error 400 and logs it with `logger.exception`
 ("Error handling request from <address>" and a traceback) from its
@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web, web_protocol, web_request, web_server
 from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 
-log = logging.getLogger("bot.web.server")
+log = logging.getLogger("bot.http")
 
 # The site's addresses are short (`/u/<id>.ru.html?lang=ru`); a header may be
 # as long as aiohttp's default allows.
