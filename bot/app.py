@@ -7,7 +7,6 @@ other, so tests can build one with a fake clock or their own adapters.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.store.database import sqlite_file
 from bot.store.owner import DatabaseOwner
+from bot.supervisor import Supervisor
 from bot.web.metrics import Metrics
 from bot.web.server import WebServer
 from bot.web.site import Site, save_follow
@@ -97,7 +97,8 @@ class App:
         self.adapters: list[Adapter] = []
         self.workers: dict[str, DeliveryWorker] = {}
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # Every background task (ticker, watcher, delivery loops, reminder checks).
+        self.tasks = Supervisor()
         self._reported: set[Problem] = set()
         self._changed_until = 0.0
         self._owner: DatabaseOwner | None = None
@@ -220,6 +221,7 @@ class App:
             self.clock,
             self.config.reminders.default,
             wake=self.wake_workers,
+            tasks=self.tasks,
         )
         self.scheduler.install(self.composers, self.reload_hooks)
         await self.scheduler.start()
@@ -227,19 +229,12 @@ class App:
         for adapter in self.adapters:
             await adapter.start(self.on_command, self.on_chat_gone)
         for worker in self.workers.values():
-            worker.start(poll=0.5)
+            worker.start(poll=0.5, tasks=self.tasks)
         self.metrics.know(platforms)
         await self._start_web()
-        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        self.tasks.start("ticker", self._ticker, restart=True)
         if self.watch:
-            self._tasks.append(
-                asyncio.create_task(
-                    watch_updates(
-                        self.config.updates_path, self._reload_quietly, self._stop, self.settle
-                    ),
-                    name="watcher",
-                )
-            )
+            self.tasks.start("watcher", self._watch, restart=True)
         await self._report_problems()
         log.info(
             "started platforms=%s items=%d invalid=%d",
@@ -382,6 +377,9 @@ class App:
     async def _reload_quietly(self) -> None:
         await self.reload()
 
+    async def _watch(self) -> None:
+        await watch_updates(self.config.updates_path, self._reload_quietly, self._stop, self.settle)
+
     async def _report_problems(self) -> None:
         """Tell the admins about files that became invalid (each problem once)."""
         current = set(self.catalog.problems)
@@ -443,14 +441,12 @@ class App:
         await self._each_adapter(lambda adapter: adapter.stop_receiving())
         if self.scheduler is not None:
             await self.scheduler.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        # What makes new rows stops first; the delivery loops then finish
+        # their sends and give back the rest; whatever is left goes last.
+        await self.tasks.cancel("watcher", "ticker", "reminders")
         grace = self.config.delivery.stop_grace.total_seconds()
         await asyncio.gather(*(worker.stop(grace) for worker in self.workers.values()))
+        await self.tasks.stop()
         await self._each_adapter(lambda adapter: adapter.stop())
         opened = self._store is not None
         if self._store is not None:
