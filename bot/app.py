@@ -132,7 +132,7 @@ class App:
         return next((a for a in self.adapters if isinstance(a, ConsoleAdapter)), None)
 
     async def start(self) -> None:
-        self.catalog.load()
+        self.catalog.swap(await asyncio.to_thread(self.catalog.scan))
         for problem in self.catalog.problems:
             log.warning("invalid update %s", problem.format())
         url = self.config.database_url
@@ -329,7 +329,7 @@ class App:
             return await self._reload()
 
     async def _reload(self) -> Changes:
-        changes = self.catalog.reload()
+        changes = await self.catalog.reload_async()
         if changes.changed or changes.withdrawn:
             self._changed_until = asyncio.get_running_loop().time() + FOLLOW_UP_FOR
             self._poke.set()
