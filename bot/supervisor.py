@@ -84,6 +84,8 @@ class Supervisor:
                 await factory()
                 return
             except Exception as exc:
+                if loop.time() - began >= RESTART_CAP:
+                    pause = self.restart_first  # it served a while: not the same failure
                 log.error(
                     "task failed task=%s error=%s%s",
                     name,
@@ -95,8 +97,7 @@ class Supervisor:
             if not restart or self._stopping:
                 return
             await asyncio.sleep(pause)
-            ran = loop.time() - began
-            pause = self.restart_first if ran >= RESTART_CAP else min(pause * 2, RESTART_CAP)
+            pause = min(pause * 2, RESTART_CAP)
 
     @staticmethod
     async def _after_failure(name: str, on_failure: FailureHook | None, exc: Exception) -> None:
