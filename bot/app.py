@@ -132,21 +132,50 @@ class App:
         return next((a for a in self.adapters if isinstance(a, ConsoleAdapter)), None)
 
     async def start(self) -> None:
-        self.catalog.swap(await asyncio.to_thread(self.catalog.scan))
-        for problem in self.catalog.problems:
-            log.warning("invalid update %s", problem.format())
+        """Start in the order each part needs the ones before it."""
+        await self._open_store()
+        await self._load_catalog()
+        platforms = await self._choose_adapters()
+        await self._build_core(platforms)
+        await self._build_workers()
+        # Fan out what is due before taking commands, so a chat subscribing in
+        # the first second does not race the start-up broadcast.
+        await self.tick()
+        await self._start_scheduler()
+        await self._start_adapters(platforms)
+        await self._start_web()
+        self._start_background()
+        await self._report_problems()
+        log.info(
+            "started platforms=%s items=%d invalid=%d",
+            ",".join(platforms),
+            len(self.catalog.items),
+            len(self.catalog.problems),
+        )
+
+    async def _open_store(self) -> None:
+        """The database, owned by this process when it is a SQLite file."""
         url = self.config.database_url
         database_file = sqlite_file(url)
         if database_file is not None:
             self._owner = DatabaseOwner(database_file)
             self._owner.acquire()
         privacy = self.config.privacy
-        keyring = privacy.keyring
-        if keyring is not None:
-            key_pseudonyms(keyring.logs)
+        if privacy.keyring is not None:
+            key_pseudonyms(privacy.keyring.logs)
         self._store = await open_store(
-            url, keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
+            url, privacy.keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
         )
+
+    async def _load_catalog(self) -> None:
+        """`updates/`, read in a worker thread like every reload."""
+        self.catalog.swap(await asyncio.to_thread(self.catalog.scan))
+        for problem in self.catalog.problems:
+            log.warning("invalid update %s", problem.format())
+
+    async def _choose_adapters(self) -> list[str]:
+        """The adapters, and the audience they have: stored subscribers or,
+        channel-only, the configured destinations. Returns the platforms."""
         self.adapters = self._given_adapters or build_adapters(self.config, self.store)
         platforms = [a.platform for a in self.adapters]
         destinations: list[tuple[str, str, str | None]] = [
@@ -154,9 +183,8 @@ class App:
             for d in self.config.destinations
             if d.platform in platforms
         ]
-        now = self.clock.now().timestamp()
-        if privacy.subscriptions:
-            await self.store.sync_destinations(destinations, now)
+        if self.config.privacy.subscriptions:
+            await self.store.sync_destinations(destinations, self.clock.now().timestamp())
         else:
             # Channel-only: broadcasts go to the configured destinations, and
             # no chat, not even a destination, is kept in the database.
@@ -165,6 +193,10 @@ class App:
             if dropped:
                 log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
         await self._forget_old()
+        return platforms
+
+    async def _build_core(self, platforms: list[str]) -> None:
+        """The dispatcher, the composers of update rows, and the commands."""
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -173,6 +205,7 @@ class App:
             self.config.language,
         )
         self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
+        keyring = self.config.privacy.keyring
         owner_key = (
             keyring.publishing
             if keyring is not None
@@ -195,13 +228,16 @@ class App:
                 key=owner_key,
                 max_age=self.config.broadcast.max_age,
             ),
-            follow=privacy.channel_only,
+            follow=self.config.privacy.channel_only,
         )
+
+    async def _build_workers(self) -> None:
+        """One delivery worker per adapter (not claiming yet)."""
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:
             if single_process:
                 await self.store.release_leases(adapter.platform)
-            worker = DeliveryWorker(
+            self.workers[adapter.platform] = DeliveryWorker(
                 self.store,
                 adapter,
                 self.compose,
@@ -210,10 +246,9 @@ class App:
                 lease=self.config.delivery.lease.total_seconds(),
                 counts=self.metrics,
             )
-            self.workers[adapter.platform] = worker
-        # Fan out what is due before taking commands, so a chat subscribing in
-        # the first second does not race the start-up broadcast.
-        await self.tick()
+
+    async def _start_scheduler(self) -> None:
+        """Picket reminders: their composers, their reload hook, their jobs."""
         self.scheduler = PicketScheduler(
             self.catalog,
             self.store,
@@ -225,23 +260,21 @@ class App:
         )
         self.scheduler.install(self.composers, self.reload_hooks)
         await self.scheduler.start()
-        # An adapter can send once it has started: only then may a worker claim.
+
+    async def _start_adapters(self, platforms: list[str]) -> None:
+        """Adapters, then the workers: an adapter can send once it has
+        started, so only then may a worker claim."""
         for adapter in self.adapters:
             await adapter.start(self.on_command, self.on_chat_gone)
         for worker in self.workers.values():
             worker.start(poll=0.5, tasks=self.tasks)
         self.metrics.know(platforms)
-        await self._start_web()
+
+    def _start_background(self) -> None:
+        """The periodic check (broadcasts, follow-ups, retention) and the watcher."""
         self.tasks.start("ticker", self._ticker, restart=True)
         if self.watch:
             self.tasks.start("watcher", self._watch, restart=True)
-        await self._report_problems()
-        log.info(
-            "started platforms=%s items=%d invalid=%d",
-            ",".join(platforms),
-            len(self.catalog.items),
-            len(self.catalog.problems),
-        )
 
     async def _start_web(self) -> None:
         """The web face (bot/web) when the config has `web:`; the subscribe
