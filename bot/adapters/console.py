@@ -155,7 +155,10 @@ class ConsoleAdapter:
             line = await self._lines.get()
             text = lines.finish() if line is None else lines.feed(line)
             if text is not None:
-                await self._answer(on_command, text)
+                try:
+                    await self._answer(on_command, text)
+                except Exception as exc:  # the next line is still read and answered
+                    log.error("console answer failed error=%s", type(exc).__name__, exc_info=exc)
             if line is None:
                 self.finished.set()
                 return
