@@ -7,7 +7,6 @@ other, so tests can build one with a fake clock or their own adapters.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -32,6 +31,7 @@ from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.store.database import sqlite_file
 from bot.store.owner import DatabaseOwner
+from bot.supervisor import Supervisor
 from bot.web.metrics import Metrics
 from bot.web.server import WebServer
 from bot.web.site import Site, save_follow
@@ -97,7 +97,8 @@ class App:
         self.adapters: list[Adapter] = []
         self.workers: dict[str, DeliveryWorker] = {}
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        # Every background task (ticker, watcher, delivery loops, reminder checks).
+        self.tasks = Supervisor()
         self._reported: set[Problem] = set()
         self._changed_until = 0.0
         self._owner: DatabaseOwner | None = None
@@ -131,21 +132,50 @@ class App:
         return next((a for a in self.adapters if isinstance(a, ConsoleAdapter)), None)
 
     async def start(self) -> None:
-        self.catalog.load()
-        for problem in self.catalog.problems:
-            log.warning("invalid update %s", problem.format())
+        """Start in the order each part needs the ones before it."""
+        await self._open_store()
+        await self._load_catalog()
+        platforms = await self._choose_adapters()
+        await self._build_core(platforms)
+        await self._build_workers()
+        # Fan out what is due before taking commands, so a chat subscribing in
+        # the first second does not race the start-up broadcast.
+        await self.tick()
+        await self._start_scheduler()
+        await self._start_adapters(platforms)
+        await self._start_web()
+        self._start_background()
+        await self._report_problems()
+        log.info(
+            "started platforms=%s items=%d invalid=%d",
+            ",".join(platforms),
+            len(self.catalog.items),
+            len(self.catalog.problems),
+        )
+
+    async def _open_store(self) -> None:
+        """The database, owned by this process when it is a SQLite file."""
         url = self.config.database_url
         database_file = sqlite_file(url)
         if database_file is not None:
             self._owner = DatabaseOwner(database_file)
             self._owner.acquire()
         privacy = self.config.privacy
-        keyring = privacy.keyring
-        if keyring is not None:
-            key_pseudonyms(keyring.logs)
+        if privacy.keyring is not None:
+            key_pseudonyms(privacy.keyring.logs)
         self._store = await open_store(
-            url, keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
+            url, privacy.keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
         )
+
+    async def _load_catalog(self) -> None:
+        """`updates/`, read in a worker thread like every reload."""
+        self.catalog.swap(await asyncio.to_thread(self.catalog.scan))
+        for problem in self.catalog.problems:
+            log.warning("invalid update %s", problem.format())
+
+    async def _choose_adapters(self) -> list[str]:
+        """The adapters, and the audience they have: stored subscribers or,
+        channel-only, the configured destinations. Returns the platforms."""
         self.adapters = self._given_adapters or build_adapters(self.config, self.store)
         platforms = [a.platform for a in self.adapters]
         destinations: list[tuple[str, str, str | None]] = [
@@ -153,9 +183,8 @@ class App:
             for d in self.config.destinations
             if d.platform in platforms
         ]
-        now = self.clock.now().timestamp()
-        if privacy.subscriptions:
-            await self.store.sync_destinations(destinations, now)
+        if self.config.privacy.subscriptions:
+            await self.store.sync_destinations(destinations, self.clock.now().timestamp())
         else:
             # Channel-only: broadcasts go to the configured destinations, and
             # no chat, not even a destination, is kept in the database.
@@ -164,6 +193,10 @@ class App:
             if dropped:
                 log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
         await self._forget_old()
+        return platforms
+
+    async def _build_core(self, platforms: list[str]) -> None:
+        """The dispatcher, the composers of update rows, and the commands."""
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -172,6 +205,7 @@ class App:
             self.config.language,
         )
         self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
+        keyring = self.config.privacy.keyring
         owner_key = (
             keyring.publishing
             if keyring is not None
@@ -194,13 +228,16 @@ class App:
                 key=owner_key,
                 max_age=self.config.broadcast.max_age,
             ),
-            follow=privacy.channel_only,
+            follow=self.config.privacy.channel_only,
         )
+
+    async def _build_workers(self) -> None:
+        """One delivery worker per adapter (not claiming yet)."""
         single_process = self.config.database_url.startswith("sqlite")
         for adapter in self.adapters:
             if single_process:
                 await self.store.release_leases(adapter.platform)
-            worker = DeliveryWorker(
+            self.workers[adapter.platform] = DeliveryWorker(
                 self.store,
                 adapter,
                 self.compose,
@@ -209,10 +246,9 @@ class App:
                 lease=self.config.delivery.lease.total_seconds(),
                 counts=self.metrics,
             )
-            self.workers[adapter.platform] = worker
-        # Fan out what is due before taking commands, so a chat subscribing in
-        # the first second does not race the start-up broadcast.
-        await self.tick()
+
+    async def _start_scheduler(self) -> None:
+        """Picket reminders: their composers, their reload hook, their jobs."""
         self.scheduler = PicketScheduler(
             self.catalog,
             self.store,
@@ -220,33 +256,25 @@ class App:
             self.clock,
             self.config.reminders.default,
             wake=self.wake_workers,
+            tasks=self.tasks,
         )
         self.scheduler.install(self.composers, self.reload_hooks)
         await self.scheduler.start()
-        # An adapter can send once it has started: only then may a worker claim.
+
+    async def _start_adapters(self, platforms: list[str]) -> None:
+        """Adapters, then the workers: an adapter can send once it has
+        started, so only then may a worker claim."""
         for adapter in self.adapters:
             await adapter.start(self.on_command, self.on_chat_gone)
         for worker in self.workers.values():
-            worker.start(poll=0.5)
+            worker.start(poll=0.5, tasks=self.tasks)
         self.metrics.know(platforms)
-        await self._start_web()
-        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+
+    def _start_background(self) -> None:
+        """The periodic check (broadcasts, follow-ups, retention) and the watcher."""
+        self.tasks.start("ticker", self._ticker, restart=True)
         if self.watch:
-            self._tasks.append(
-                asyncio.create_task(
-                    watch_updates(
-                        self.config.updates_path, self._reload_quietly, self._stop, self.settle
-                    ),
-                    name="watcher",
-                )
-            )
-        await self._report_problems()
-        log.info(
-            "started platforms=%s items=%d invalid=%d",
-            ",".join(platforms),
-            len(self.catalog.items),
-            len(self.catalog.problems),
-        )
+            self.tasks.start("watcher", self._watch, restart=True)
 
     async def _start_web(self) -> None:
         """The web face (bot/web) when the config has `web:`; the subscribe
@@ -334,7 +362,7 @@ class App:
             return await self._reload()
 
     async def _reload(self) -> Changes:
-        changes = self.catalog.reload()
+        changes = await self.catalog.reload_async()
         if changes.changed or changes.withdrawn:
             self._changed_until = asyncio.get_running_loop().time() + FOLLOW_UP_FOR
             self._poke.set()
@@ -381,6 +409,9 @@ class App:
 
     async def _reload_quietly(self) -> None:
         await self.reload()
+
+    async def _watch(self) -> None:
+        await watch_updates(self.config.updates_path, self._reload_quietly, self._stop, self.settle)
 
     async def _report_problems(self) -> None:
         """Tell the admins about files that became invalid (each problem once)."""
@@ -443,14 +474,12 @@ class App:
         await self._each_adapter(lambda adapter: adapter.stop_receiving())
         if self.scheduler is not None:
             await self.scheduler.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        # What makes new rows stops first; the delivery loops then finish
+        # their sends and give back the rest; whatever is left goes last.
+        await self.tasks.cancel("watcher", "ticker", "reminders")
         grace = self.config.delivery.stop_grace.total_seconds()
         await asyncio.gather(*(worker.stop(grace) for worker in self.workers.values()))
+        await self.tasks.stop()
         await self._each_adapter(lambda adapter: adapter.stop())
         opened = self._store is not None
         if self._store is not None:

@@ -40,6 +40,8 @@ from bot.web.server import WebStartError
 from bot.web.site import Site, saved_follow
 
 GC_YOUNG_THRESHOLD = 20_000
+# `strikewire run`'s status when the console's standard output closed.
+OUTPUT_CLOSED = 141
 
 
 def _catalog(config: Config, directory: Path | None = None) -> Catalog:
@@ -93,11 +95,14 @@ async def _run(config: Config) -> int:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in waiters:
         waiter.cancel()
-    if not stop.is_set() and console is not None and not console.interactive:
+    closed = console is not None and console.output_closed
+    if not stop.is_set() and console is not None and not console.interactive and not closed:
         # A script was piped in: let what it caused be delivered before exiting.
         await app.drain(timeout=60.0)
     await app.stop()
-    return 0
+    # Nobody read the rest: the status a shell gives a program a closed pipe
+    # stopped (128 + SIGPIPE); what was not printed stays queued.
+    return OUTPUT_CLOSED if closed else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -146,3 +148,72 @@ async def test_a_file_written_while_the_bot_starts_is_published(tmp_path: Path) 
         await tg.wait_for(lambda: len(tg.sent) == 3, timeout=15)
     finally:
         await app.stop()
+
+
+async def test_answers_go_on_while_a_reload_reads_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.content import catalog as catalog_module
+
+    tg = RecordingAdapter()
+    app = App(make_config(tmp_path), adapters=[tg], watch=False)
+    await app.start()
+    entered, release = threading.Event(), threading.Event()
+    released: list[bool] = []
+    parse = catalog_module.parse_file  # type: ignore[attr-defined]
+
+    def slow_parse(path: Path, *args: Any, **kwargs: Any) -> Any:
+        if path.name == "slow.md":
+            entered.set()
+            released.append(release.wait(10))  # the old reload blocked the loop here
+        return parse(path, *args, **kwargs)
+
+    monkeypatch.setattr(catalog_module, "parse_file", slow_parse)
+    try:
+        news(tmp_path / "updates", "slow.md")
+        reload = asyncio.create_task(app.reload())
+        for _ in range(500):
+            if entered.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert entered.is_set()
+        [answer] = await tg.say("1", "/address")  # answered mid-reload
+        assert answer == "There are no active appeals right now."
+        assert not reload.done()
+        release.set()
+        changes = await asyncio.wait_for(reload, 10)
+        assert changes.added == ("slow",)
+        assert released == [True]
+    finally:
+        release.set()
+        await app.stop()
+
+
+async def test_two_reloads_never_read_the_folder_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.content import catalog as catalog_module
+
+    folder = tmp_path / "updates"
+    news(folder, "a.md")
+    catalog = Catalog(folder, ZoneInfo("UTC")).load()
+    reading, most = 0, 0
+    guard = threading.Lock()
+    parse = catalog_module.parse_file  # type: ignore[attr-defined]
+
+    def counted_parse(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reading, most
+        with guard:
+            reading += 1
+            most = max(most, reading)
+        time.sleep(0.05)  # long enough for a second reload to overlap, were it allowed
+        with guard:
+            reading -= 1
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_module, "parse_file", counted_parse)
+    news(folder, "b.md")
+    first, second = await asyncio.gather(catalog.reload_async(), catalog.reload_async())
+    assert most == 1
+    assert first.added == ("b",) and not second  # the second saw the first's result
+    assert sorted(catalog.items) == ["a", "b"]

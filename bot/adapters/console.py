@@ -8,20 +8,44 @@ An organiser's update takes several lines: a `/post` or `/edit ID` line with
 nothing else on it starts a message that a line holding only `.` ends (so does
 the end of input); the core gets it whole, as `text` and as `markdown`.
 `/post Title` on one line is a message of its own.
+
+What is printed carries no control character but tab and newline
+(`bot.cleantext.clean`): an escape sequence in an update or typed in a
+command cannot move the cursor, recolour or retitle the terminal.
+
+When standard output closes (`strikewire run | head -1`, a terminal or a pipe
+reader gone), the console ends as if its input had: `output_closed` and
+`finished` are set and the bot stops. A message that could not be printed is
+not marked sent: its send fails as `Transient`, so its row stays queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
+import os
 import re
+import select
+import stat
 import sys
 import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.adapters.base import ChatGoneHandler, ChatKind, CommandHandler, Incoming, Outgoing
+from bot.adapters.base import (
+    ChatGoneHandler,
+    ChatKind,
+    CommandHandler,
+    Incoming,
+    Outgoing,
+    Transient,
+)
+from bot.cleantext import clean
 from bot.render import to_plain
+
+log = logging.getLogger(__name__)
 
 CHAT_ID = "local"
 SENDER = "console"
@@ -72,8 +96,10 @@ class ConsoleAdapter:
         self._stdin = stdin or sys.stdin
         self._stdout = stdout or sys.stdout
         self.interactive = self._stdin.isatty()
-        # Set when standard input has ended (a script piped in, or Ctrl-D).
+        # Set when standard input has ended (a script piped in, or Ctrl-D),
+        # or standard output has closed (then `output_closed` is true too).
         self.finished = asyncio.Event()
+        self.output_closed = False
         self._task: asyncio.Task[None] | None = None
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -88,17 +114,51 @@ class ConsoleAdapter:
     async def start(self, on_command: CommandHandler, on_chat_gone: ChatGoneHandler) -> None:
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._read_lines, args=(loop,), daemon=True, name="stdin").start()
+        if _is_pipe(self._stdout):
+            threading.Thread(
+                target=self._watch_output, args=(loop,), daemon=True, name="stdout"
+            ).start()
         if self.interactive:
             self._print(HELP)
         self._task = asyncio.create_task(self._serve(on_command), name="console")
 
+    def _watch_output(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Notice a pipe's reader going away even while nothing is printed."""
+        poller = select.poll()
+        poller.register(self._stdout.fileno(), select.POLLERR)
+        while True:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            if any(event & (select.POLLERR | select.POLLHUP) for _, event in events):
+                break
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to end
+            loop.call_soon_threadsafe(self._output_gone)
+
+    def _output_gone(self) -> None:
+        if self.output_closed:
+            return
+        self.output_closed = True
+        log.warning("console output closed; stopping")
+        # Python flushes stdout once more at exit: into nothing, not into a
+        # BrokenPipeError printed on the way out.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stdout.fileno())
+            os.close(devnull)
+        self.finished.set()
+
     async def _serve(self, on_command: CommandHandler) -> None:
         lines = Lines()
-        while True:
+        while not self.output_closed:
             line = await self._lines.get()
             text = lines.finish() if line is None else lines.feed(line)
             if text is not None:
-                await self._answer(on_command, text)
+                try:
+                    await self._answer(on_command, text)
+                except Exception as exc:  # the next line is still read and answered
+                    log.error("console answer failed error=%s", type(exc).__name__, exc_info=exc)
             if line is None:
                 self.finished.set()
                 return
@@ -115,37 +175,56 @@ class ConsoleAdapter:
             sender=SENDER,
         )
         for answer in await on_command(incoming):
-            self._show(answer)
+            if not self._show(answer):
+                return  # nobody reads any more: the answer is lost with the terminal
 
-    def _print(self, text: str) -> None:
-        self._stdout.write(text + "\n")
-        self._stdout.flush()
+    def _print(self, text: str) -> bool:
+        """Print a line; False once standard output has closed."""
+        if self.output_closed:
+            return False
+        try:
+            self._stdout.write(clean(text) + "\n")
+            self._stdout.flush()
+        except BrokenPipeError:
+            self._output_gone()
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.EIO, errno.EBADF):
+                raise
+            self._output_gone()
+        except ValueError:  # the stream itself was closed
+            self._output_gone()
+        return not self.output_closed
 
-    def _show(self, message: Outgoing, header: str | None = None) -> None:
-        parts = to_plain(message.markdown)
-        if header:
-            self._print(header)
-        self._print("\n".join(parts))
+    def _show(self, message: Outgoing, header: str | None = None) -> bool:
+        """Print a message; False if standard output has closed."""
+        lines = [header] if header else []
+        lines.append("\n".join(to_plain(message.markdown)))
         if message.attachment is not None:
-            self._print(
+            lines.append(
                 f"[attachment: {message.attachment.filename}, "
                 f"{len(message.attachment.content)} bytes]"
             )
-        self._print("")
+        lines.append("")
+        return all(self._print(line) for line in lines)
+
+    def _deliver(self, message: Outgoing, header: str) -> None:
+        if not self._show(message, header):
+            # Not shown whole: the row stays queued for the next run.
+            raise Transient("console output closed")
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         # Symbols, not words: the console shows every language the bot speaks.
-        self._show(message, header=UPDATE if message.reply_to is None else NOTICE)
+        self._deliver(message, UPDATE if message.reply_to is None else NOTICE)
         return [CHAT_ID]
 
     async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
-        self._show(message, header=CORRECTED)
+        self._deliver(message, CORRECTED)
         return list(message_ids)
 
     async def take_back(
         self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing
     ) -> None:
-        self._show(fallback, header=WITHDRAWN)
+        self._deliver(fallback, WITHDRAWN)
 
     async def stop_receiving(self) -> None:
         if self._task is not None:
@@ -162,3 +241,13 @@ class ConsoleAdapter:
 
     def subscribe_link(self) -> str | None:
         return None
+
+
+def _is_pipe(stream: TextIO) -> bool:
+    """Whether `stream` is a pipe whose reader can go away (not a terminal or a file)."""
+    if not hasattr(select, "poll"):
+        return False
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False  # no file descriptor: a test's StringIO

@@ -7,6 +7,12 @@ Withdrawn items (`withdrawn:` in their front matter) are kept apart in
 `withdrawn`: nothing that reads `items` (commands, broadcasts, reminders, the
 calendar) sees them, and the delivery side takes back what was sent of them.
 
+Reading, parsing and validating (`scan`) changes nothing of the catalog, so
+the bot runs it in a worker thread (`reload_async`): with thousands of files
+a reload takes seconds, and answers must not wait for it. Only the swap of
+the result happens on the event loop, and one reload runs at a time, so each
+sees the files as they are after the one before.
+
 Besides each file's own rules, the catalog refuses what would hurt readers: a
 file larger than `MAX_FILE_BYTES`, a link that leads out of `updates/`, and
 an update whose text needs more than `max_parts` Telegram messages.
@@ -14,6 +20,7 @@ an update whose text needs more than `max_parts` Telegram messages.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -54,6 +61,15 @@ class Changes:
         return bool(self.added or self.changed or self.removed or self.withdrawn)
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one reading of the folder found: every valid item (withdrawn
+    ones too) and every problem. Built off the event loop, swapped in on it."""
+
+    found: dict[str, Item]
+    problems: list[Problem]
+
+
 @dataclass
 class Catalog:
     directory: Path
@@ -64,6 +80,10 @@ class Catalog:
     items: dict[str, Item] = field(default_factory=dict)
     withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # One reload at a time: a second waits, then reads the folder afresh.
+    _reloading: asyncio.Lock = field(
+        default_factory=asyncio.Lock, init=False, repr=False, compare=False
+    )
 
     def _read(self) -> list[Parsed]:
         if not self.directory.is_dir():
@@ -186,15 +206,32 @@ class Catalog:
         self.items = {i: item for i, item in found.items() if item.withdrawn is None}
         self.withdrawn = {i: item for i, item in found.items() if item.withdrawn is not None}
 
+    def scan(self) -> Scan:
+        """Read and validate the whole folder. Blocking (files, YAML, rendering
+        to count parts) and free of side effects on the catalog, so it may
+        run in a worker thread while the loop keeps answering."""
+        found, problems = self._index(self._read())
+        return Scan(found, problems)
+
     def load(self) -> Catalog:
-        found, self.problems = self._index(self._read())
-        self._set(found)
+        self.swap(self.scan())
         return self
 
     def reload(self) -> Changes:
         """Read the folder again; return what changed since the last load."""
+        return self.swap(self.scan())
+
+    async def reload_async(self) -> Changes:
+        """`reload` with the reading done in a worker thread; one at a time."""
+        async with self._reloading:
+            scanned = await asyncio.to_thread(self.scan)
+            return self.swap(scanned)
+
+    def swap(self, scanned: Scan) -> Changes:
+        """Put what a scan found in place; return what changed. Quick: on the loop."""
         old, old_all, old_withdrawn = self.items, self.everything(), self.withdrawn
-        found, self.problems = self._index(self._read())
+        found = scanned.found
+        self.problems = scanned.problems
         self._set(found)
         added = tuple(sorted(set(self.items) - set(old)))
         removed = tuple(sorted(set(old) - set(self.items)))

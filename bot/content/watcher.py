@@ -3,7 +3,8 @@
 Changes are picked up within seconds. A file still being written (a slow copy)
 is waited for: the reload happens only once the changed files have kept the
 same size and modification time for `settle` seconds, so a half-written file
-is not published. Editors' temp files and hidden files are ignored. Once
+is not published (the files are looked at in a worker thread: a copy of
+thousands of files must not stall answers). Editors' temp files and hidden files are ignored. Once
 the watch is armed the folder is read once more, so a file written while the
 bot was starting is not missed.
 """
@@ -37,10 +38,10 @@ async def wait_until_settled(paths: set[Path], settle: float, limit: float = 120
     """Return once `paths` stop changing for `settle` seconds (or after `limit`)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
-    last = _signature(paths)
+    last = await asyncio.to_thread(_signature, paths)
     while loop.time() < deadline:
         await asyncio.sleep(settle)
-        now = _signature(paths)
+        now = await asyncio.to_thread(_signature, paths)
         if now == last:
             return
         last = now
@@ -85,5 +86,5 @@ async def watch_updates(
 async def _quietly(on_change: Callable[[], Awaitable[None]]) -> None:
     try:
         await on_change()
-    except Exception:
-        log.exception("reload failed")
+    except Exception as exc:  # the next change tries again
+        log.exception("reload failed error=%s", type(exc).__name__)

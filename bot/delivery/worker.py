@@ -13,6 +13,16 @@ until its outcome is in the database, so "idle" can be trusted: nothing held,
 nothing due, nothing `sending` anywhere. A crash before a batch is written
 resends at most the rows of that batch. On stop, in-flight sends get a grace
 period, every outcome is written, and rows not sent are given back.
+
+What goes wrong is told apart. A database outage (`is_outage`: the driver's
+connection and operational errors, OSError) makes the loop retry with a
+pause that doubles up to `OUTAGE_PAUSE_CAP`, at WARNING, keeping what it
+holds. Anything else is a bug: it is logged at ERROR with its stack, the rows
+waiting here are given back, and the loop goes on serving. A row whose
+composer or adapter fails (a bug, or the database away while composing) is
+retried like a transient failure, with backoff, and marked failed after
+`Backoff.max_attempts`: one bad composer can neither spin nor lose a row
+silently, and the chat's later rows and the other chats go on.
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from bot.adapters.base import (
     Adapter,
     ChatGone,
@@ -37,7 +50,8 @@ from bot.adapters.base import (
     SendError,
 )
 from bot.clock import Clock
-from bot.store import OutboxRow, Store
+from bot.store import DatabaseError, OutboxRow, Store
+from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +115,16 @@ Composer = Callable[[OutboxRow], Awaitable[Action]]
 FLUSH_EVERY = 0.05
 # How often, while rows flow, claims also look for leases that ran out.
 EXPIRED_CHECK_EVERY = 1.0
+# The loop's pause after a failure doubles from its poll up to this (seconds).
+OUTAGE_PAUSE_CAP = 30.0
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the database (or the network to it) is away, which
+    passes, rather than a bug, which does not."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DatabaseError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 class Unsendable(Exception):
@@ -210,15 +234,30 @@ class DeliveryWorker:
         self._outcomes = _Outcomes()
         self._run_task: asyncio.Task[None] | None = None
         self._next_expired_check = 0.0
+        # Set while the run loop's task is between a failure and its restart.
+        self._run_down = False
+        # Failures of the loop in a row: its pause before the next try grows.
+        self._failures = 0
 
     def wake(self) -> None:
         """New rows may be due, or outcomes wait to be written: look now."""
         self._wake.set()
 
-    def start(self, poll: float = 1.0) -> None:
-        self._run_task = asyncio.create_task(self.run(poll), name=f"delivery-{self.platform}")
+    def start(self, poll: float = 1.0, tasks: Supervisor | None = None) -> None:
+        """Run the loop as a supervised task (restarted should it ever fail)."""
+        self._run_task = (tasks or Supervisor()).start(
+            f"delivery-{self.platform}",
+            lambda: self.run(poll),
+            restart=True,
+            on_failure=self._run_failed,
+        )
+
+    async def _run_failed(self, exc: BaseException) -> None:
+        self._run_down = True
+        await self._give_back_waiting()
 
     async def run(self, poll: float = 1.0) -> None:
+        self._run_down = False
         loop = asyncio.get_running_loop()
         renew_every = self.lease / 4
         next_renewal = loop.time() + renew_every
@@ -238,12 +277,15 @@ class DeliveryWorker:
                     await self._renew()
                     next_renewal = loop.time() + renew_every
                 claimed = await self._claim()
-            except Exception as exc:  # the database is away: keep what we hold, try again
-                self._store_away(exc)
+                self._failures = 0
+            except Exception as exc:
+                await self._loop_failed(exc)
                 claimed = False
             if claimed:
                 continue
             timeout = max(0.0, min(poll, next_renewal - loop.time()))
+            if self._failures:
+                timeout = min(OUTAGE_PAUSE_CAP, poll * 2 ** min(self._failures - 1, 16))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
@@ -301,8 +343,11 @@ class DeliveryWorker:
                     try:
                         await self._flush()
                     except Exception as exc:
-                        self._store_away(exc)
-                await self._send_one(row, queue)
+                        self._log_failure("delivery write", exc)
+                try:
+                    await self._send_one(row, queue)
+                except Exception as exc:  # the chat's later rows and other chats go on
+                    self._row_crashed(row, exc)
                 self.wake()
         finally:
             del self._chat_tasks[chat_id]
@@ -320,6 +365,9 @@ class DeliveryWorker:
                 "delivery dropped kind=%s item=%s reason=%s", row.kind, row.item_id, exc.reason
             )
             return
+        except Exception as exc:  # a composer's bug, or the database away
+            self._row_crashed(row, exc, "compose")
+            return
         task = asyncio.current_task()
         assert task is not None  # always run by the chat's task
         self._sending[row.id] = task
@@ -336,13 +384,7 @@ class DeliveryWorker:
         except SendError as exc:
             await self._failed(row, rest, exc)
         except Exception as exc:  # a bug in an adapter must not lose the row
-            log.exception(
-                "delivery crashed platform=%s item=%s error=%s",
-                self.platform,
-                row.item_id,
-                type(exc).__name__,
-            )
-            self._retry_later(row, "crash")
+            self._row_crashed(row, exc)
         else:
             self._outcomes.sent.append((row.id, ",".join(done.message_ids), done.revision))
             self.counts.outcome(self.platform, row.kind, "sent")
@@ -389,6 +431,33 @@ class DeliveryWorker:
         else:
             self._retry_later(row, exc.kind)
 
+    def _row_crashed(self, row: OutboxRow, exc: Exception, stage: str = "send") -> None:
+        """A row whose handling failed other than by a platform's answer: one
+        log line, then retried with backoff (failed after the last attempt),
+        unless its outcome was noted already."""
+        if row.id not in self._held or row.id in set(self._outcomes.row_ids()):
+            return
+        if is_outage(exc):
+            log.warning(
+                "delivery %s failed platform=%s kind=%s item=%s error=%s; database away, retrying",
+                stage,
+                self.platform,
+                row.kind,
+                row.item_id,
+                type(exc).__name__,
+            )
+        else:
+            log.error(
+                "delivery %s crashed platform=%s kind=%s item=%s error=%s; retrying later",
+                stage,
+                self.platform,
+                row.kind,
+                row.item_id,
+                type(exc).__name__,
+                exc_info=exc,
+            )
+        self._retry_later(row, f"{stage}-error")
+
     def _retry_later(self, row: OutboxRow, kind: str) -> None:
         attempts = row.attempts + 1
         if attempts >= self.backoff.max_attempts:
@@ -426,12 +495,51 @@ class DeliveryWorker:
         for row_id in out.row_ids():
             self._held.pop(row_id, None)
 
-    def _store_away(self, exc: Exception) -> None:
-        log.warning(
-            "delivery store unavailable platform=%s error=%s; retrying",
-            self.platform,
-            type(exc).__name__,
-        )
+    def _log_failure(self, what: str, exc: Exception) -> None:
+        """One line: WARNING for an outage, ERROR with the stack for a bug."""
+        if is_outage(exc):
+            log.warning(
+                "delivery store unavailable platform=%s error=%s; retrying",
+                self.platform,
+                type(exc).__name__,
+            )
+        else:
+            log.error(
+                "%s failed platform=%s error=%s",
+                what,
+                self.platform,
+                type(exc).__name__,
+                exc_info=exc,
+            )
+
+    async def _loop_failed(self, exc: Exception) -> None:
+        """The loop's step failed: an outage waits and retries with what it
+        holds; a bug is logged loudly and the rows waiting here are given back."""
+        self._failures += 1
+        self._log_failure("delivery loop", exc)
+        if not is_outage(exc):
+            await self._give_back_waiting()
+
+    async def _give_back_waiting(self) -> None:
+        """Return the rows claimed here that no send has started on (not in
+        flight, no outcome noted) to the queue, due at once."""
+        # Taken out of the chats' queues first, so no send starts on a row
+        # while it is being given back.
+        waiting = [row.id for queue in self._queues.values() for row in queue]
+        if not waiting:
+            return
+        for queue in self._queues.values():
+            queue.clear()
+        for row_id in waiting:
+            # Not renewed any more: should the give-back fail, the rows come
+            # back when their lease runs out.
+            self._held.pop(row_id, None)
+        try:
+            returned = await self.store.give_back(self.owner, waiting)
+        except Exception as exc:
+            self._log_failure("delivery give-back", exc)
+            return
+        log.warning("delivery gave back platform=%s rows=%d", self.platform, returned)
 
     async def _renew(self) -> None:
         """Extend the leases of rows still waiting; drop the ones that were lost."""
@@ -467,7 +575,10 @@ class DeliveryWorker:
         self._stopping = True
         self.wake()
         if self._run_task is not None:
-            await self._run_task
+            if self._run_down:
+                self._run_task.cancel()  # waiting to restart: nothing to finish
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._run_task
         tasks = set(self._chat_tasks.values())
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)

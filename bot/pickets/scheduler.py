@@ -29,6 +29,7 @@ from bot.i18n import Texts
 from bot.pickets import reminders
 from bot.render.compose import as_read
 from bot.store import OutboxRow, RowKind, Store
+from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class PicketScheduler:
         default_offsets: Sequence[timedelta],
         *,
         wake: Callable[[], None] = lambda: None,
+        tasks: Supervisor | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -54,6 +56,7 @@ class PicketScheduler:
         self.clock = clock
         self.default_offsets = list(default_offsets)
         self.wake = wake
+        self.tasks = tasks or Supervisor()
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -118,10 +121,12 @@ class PicketScheduler:
         await self.run_due()
 
     async def _fire(self) -> None:
-        try:
-            await self.run_due()
-        except Exception:
-            log.exception("reminder check failed")
+        # Run as a supervised task, not APScheduler's: its failure is logged
+        # like every other, and stopping the bot cancels it.
+        self.tasks.start("reminders", self._check)
+
+    async def _check(self) -> None:
+        await self.run_due()
 
     async def _note_seen(self, items: Sequence[Item], now: datetime) -> None:
         for item in items:
