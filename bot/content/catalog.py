@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from bot.adapters.base import MAX_DOCUMENT_BYTES
 from bot.content.items import Item, Kind, Translation
 from bot.content.loader import Parsed, is_update_file, parse_file
+from bot.content.notices import dangling_link, ignored_name
 from bot.i18n import texts
 from bot.problems import Problem
 from bot.render import TELEGRAM_LIMIT, to_telegram
@@ -64,13 +65,24 @@ class Catalog:
     items: dict[str, Item] = field(default_factory=dict)
     withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Files in the folder that are not read (names, dangling links): shown by
+    # `check` and reported to admins, but no file is invalid for them.
+    warnings: list[Problem] = field(default_factory=list)
 
     def _read(self) -> list[Parsed]:
+        self.warnings = []
         if not self.directory.is_dir():
             return []
         parsed = []
-        for path in sorted(self.directory.rglob("*.md")):
-            if not is_update_file(path) or not path.is_file():
+        for path in sorted(self.directory.rglob("*")):
+            if not is_update_file(path):
+                self._warn_ignored(path)
+                continue
+            if not path.is_file():
+                if path.is_symlink():
+                    self.warnings.append(
+                        Problem(self._shown(path), 0, dangling_link(path), warning=True)
+                    )
                 continue
             refused = self._refuse(path)
             if refused is not None:
@@ -86,6 +98,15 @@ class Catalog:
             parsed.append(parse_file(self._shown(path), raw, self.zone, self.default_lang))
         return parsed
 
+    def _warn_ignored(self, path: Path) -> None:
+        """A skipped name that looks meant as an update, outside hidden folders."""
+        hidden = any(part.startswith(".") for part in path.relative_to(self.directory).parts)
+        if hidden or path.is_dir():
+            return
+        why = ignored_name(path.name)
+        if why is not None:
+            self.warnings.append(Problem(self._shown(path), 0, why, warning=True))
+
     def _refuse(self, path: Path) -> str | None:
         """Why a file must not be read at all, or None."""
         real = path.resolve()
@@ -94,7 +115,11 @@ class Catalog:
                 f"is a link to {real}, outside {self.directory.name}/ "
                 "(copy the file into the folder instead of linking to it)"
             )
-        return too_big(real.stat().st_size)
+        try:
+            size = real.stat().st_size
+        except OSError as exc:  # gone between the listing and now
+            return f"cannot be read: {exc.strerror}"
+        return too_big(size)
 
     def _too_long(self, item: Item) -> Problem | None:
         """An update whose text, in any of its languages, needs too many messages."""

@@ -217,6 +217,8 @@ class Item:
     translations: dict[str, Translation] = field(default_factory=dict, compare=False)
     # A digest of the files' bytes: a changed file is a changed item.
     digest: str = ""
+    # The line of each front-matter key in the base file, for warnings.
+    key_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def published_at(self) -> datetime:
