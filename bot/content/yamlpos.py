@@ -5,7 +5,8 @@ Every YAML the bot reads (update files, `/post` bodies, translations, the
 config) comes through `load_yaml_with_lines`. Before anything is composed, the
 parser's event stream is scanned once and the text is refused at the first
 anchor or alias (`&a`, `*a`: a self-referring anchor recursed for ever, nine
-nested ones expanded to gigabytes; organisers never need them), at a nesting
+nested ones expanded to gigabytes; organisers never need them), at the first
+explicit tag (`!!binary`, `!!int`: some constructors crash), at a nesting
 deeper than `MAX_DEPTH` and at more than `MAX_NODES` values. The scan stops
 at the first refusal and holds one event at a time, so a hostile text costs
 no more memory than its own size.
@@ -61,6 +62,11 @@ def _refusal(event: yaml.Event, depth: int, nodes: int) -> str | None:
         return f"the YAML alias *{event.anchor} is not allowed ({_NO_ANCHORS})"
     if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
         return f"the YAML anchor &{event.anchor} is not allowed ({_NO_ANCHORS})"
+    tag = getattr(event, "tag", None)
+    if isinstance(event, yaml.NodeEvent) and tag is not None:
+        # `!!binary`, `!!set`, `!!int ''`: constructors nobody needs, some of
+        # which crash on odd input.
+        return f"the YAML tag {tag} is not allowed (write the plain value, in quotes if needed)"
     if depth > MAX_DEPTH:
         return f"is nested more than {MAX_DEPTH} levels deep (write it flatter)"
     if nodes > MAX_NODES:
@@ -135,6 +141,8 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
             problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise YamlError(line, f"broken YAML: {problem}") from None
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
-        # The constructors raise these for values such as `!!int 0x` or
-        # `!!binary` garbage: still a broken file, not a crash.
+        # The constructors raise these for values such as a timestamp with a
+        # 99-hour offset: still a broken file, not a crash.
         raise YamlError(1, f"broken YAML: {exc}") from None
+    except Exception as exc:  # PyYAML's own bugs (IndexError on `!!int ""`) must not stop the bot
+        raise YamlError(1, f"broken YAML: cannot be read ({type(exc).__name__})") from None
