@@ -392,8 +392,8 @@ def _whole(config: Config, path: Path, lines: dict[tuple[str | int, ...], int]) 
             Problem(
                 path,
                 lines[("updates_dir",)],
-                f"updates_dir: {config.updates_path} is not a folder "
-                "(create it, or correct the path: it is relative to the config file)",
+                f"updates_dir: {config.updates_dir} is not a folder (create it, or correct "
+                "the path: a relative one starts from the config file's folder)",
             )
         )
     needed, admins = config.publishing.approvals, _admins(config)
@@ -403,8 +403,8 @@ def _whole(config: Config, path: Path, lines: dict[tuple[str | int, ...], int]) 
                 path,
                 lines.get(("publishing", "approvals"), 0),
                 f"publishing.approvals: {needed} admins must approve each post, but only "
-                f"{admins} admin(s) are configured (add telegram.admins or matrix.admins, "
-                "or lower approvals)",
+                f"{admins} {'admin is' if admins == 1 else 'admins are'} configured "
+                "(add telegram.admins or matrix.admins, or lower approvals)",
             )
         )
     return problems

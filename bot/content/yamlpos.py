@@ -66,7 +66,8 @@ def _refusal(event: yaml.Event, depth: int, nodes: int) -> str | None:
     if isinstance(event, yaml.NodeEvent) and tag is not None:
         # `!!binary`, `!!set`, `!!int ''`: constructors nobody needs, some of
         # which crash on odd input.
-        return f"the YAML tag {tag} is not allowed (write the plain value, in quotes if needed)"
+        shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+        return f"the YAML tag {shown} is not allowed (write the plain value, in quotes if needed)"
     if depth > MAX_DEPTH:
         return f"is nested more than {MAX_DEPTH} levels deep (write it flatter)"
     if nodes > MAX_NODES:
@@ -133,6 +134,8 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
     try:
         _scan(text)
         return _compose(text)
+    except YamlError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
