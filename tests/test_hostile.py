@@ -12,14 +12,20 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot.app import App
 from bot.cli import main
+from bot.clock import FakeClock
+from tests.conftest import make_config
+from tests.recording import RecordingAdapter
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 ROOT = Path(__file__).parent.parent
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NO_ANCHORS = "(write the value out in full: anchors (&name) and aliases (*name) are not accepted)"
 PASTED = "is not allowed (delete it; it often comes from text pasted from PDF or Word)"
 
@@ -241,3 +247,37 @@ def test_billion_laughs_is_refused_within_50_mb(folder: Path) -> None:
     extra_kb, code = re.findall(r"extra_kb=(-?\d+) code=(\d+)", done.stderr)[0]
     assert code == "1"
     assert int(extra_kb) < 50 * 1024, f"{int(extra_kb) / 1024:.1f} MB"
+
+
+async def test_a_running_bot_shrugs_off_hostile_files(tmp_path: Path) -> None:
+    """Present at start or dropped in while it runs, hostile files are told to
+    the admins as one line each, and a good file after them is broadcast."""
+    updates = tmp_path / "updates"
+    updates.mkdir()
+    shutil.copy(HOSTILE / "updates" / "self-anchor.md", updates)
+    adapter = RecordingAdapter()
+    config = make_config(tmp_path, reports=[{"platform": "telegram", "chat": "ops"}])
+    app = App(config, adapters=[adapter], watch=False, clock=FakeClock(NOW))
+    await app.start()
+    try:
+        await adapter.say("reader", "/start")
+        for name in ("billion-laughs.md", "deep.md", "escape-sequence.md", "UPPER.MD"):
+            shutil.copy(HOSTILE / "updates" / name, updates)
+        await app.reload()
+        shutil.copy(HOSTILE / "updates" / "good.md", updates)
+        await app.reload()
+        await adapter.wait_for(
+            lambda: any("The good file loads." in m for m in adapter.received("reader"))
+        )
+        report = "\n".join(adapter.received("ops"))
+        for line in (
+            "updates/self-anchor.md:5: the YAML anchor &a is not allowed",
+            "updates/billion-laughs.md:2: the YAML anchor &a0 is not allowed",
+            "updates/deep.md:5: is nested more than 20 levels deep",
+            "updates/escape-sequence.md:6: column 6: the control character U+001B (escape)",
+            "updates/UPPER.MD: warning: is not read",
+        ):
+            assert line in report, report
+        assert "\x1b" not in report
+    finally:
+        await app.stop()
