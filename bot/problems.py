@@ -70,6 +70,8 @@ def _describe(error: Any) -> str:
     if kind in ("literal_error", "enum"):
         expected = error.get("ctx", {}).get("expected", "")
         return f"{error.get('input')!r} is not allowed (use {expected})"
+    if kind == "path_type":
+        return f"{error.get('input')!r} is not a path (write a folder name such as updates)"
     if kind == "string_too_short":
         return "is empty (write it in quotes, or remove the key)"
     if kind == "string_too_long":

@@ -1,5 +1,6 @@
-"""`/post` refuses control characters at the admin's line and column, and no
-file the bot writes ever carries NUL, ESC or BEL."""
+"""`/post` refuses control characters at the admin's line and column (and a
+self-referring YAML anchor with one line), and no file the bot writes ever
+carries NUL, ESC or BEL."""
 
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ async def test_post_refuses_control_characters_where_the_admin_typed_them(
         escaped = '/post\n---\nkind: news\ntitle: "Ring \\a"\ndate: 2026-12-01\n---\nBody.\n'
         [yaml_escape] = await admin(tg, escaped)
         assert "line 4: title: the control character U+0007 (bell) is not allowed" in yaml_escape
+
+        looped = "/post\n---\nkind: news\ntitle: T\ndate: 2026-12-01\nx: &a [*a]\n---\nBody.\n"
+        [anchor] = await admin(tg, looped)
+        assert "line 6: the YAML anchor &a is not allowed (write the value out in full" in anchor
 
         [nothing] = await admin(tg, "/publish")
         assert "draft" in nothing.lower()
