@@ -415,7 +415,8 @@ class App:
 
     async def _report_problems(self) -> None:
         """Tell the admins about files that became invalid (each problem once)."""
-        current = set(self.catalog.problems)
+        # Warnings too (a name the folder reader skips, a link to nothing).
+        current = set(self.catalog.problems) | set(self.catalog.warnings)
         new = sorted(current - self._reported, key=lambda p: (str(p.path), p.line))
         self._reported = current
         if not new:

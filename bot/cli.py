@@ -23,6 +23,7 @@ from bot.config_secrets import config_warnings
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.content.loader import parse_file
+from bot.content.notices import time_warnings
 from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import texts
 from bot.logs import setup_logging
@@ -156,8 +157,8 @@ async def _key_problem(url: str, config: Config) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     config = _config(args)
-    for warning in config_warnings(config_path_from(args.config), config):
-        print(warning, file=sys.stderr)
+    for said in config_warnings(config_path_from(args.config), config):
+        print(said, file=sys.stderr)
     refused = _key_refused(config)
     if refused is not None:
         print(f"strikewire: {refused}", file=sys.stderr)
@@ -165,13 +166,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     catalog = _catalog(config).load()
     for problem in catalog.problems:
         print(problem.format())
+    warnings = catalog.warnings + time_warnings(
+        catalog.items.values(), SystemClock().now(), config.zone
+    )
+    for warning in warnings:
+        print(warning.format())
+    noted = f" ({len(warnings)} warning(s))" if warnings else ""
     if catalog.problems:
         print(
-            f"{len(catalog.problems)} problem(s); {len(catalog.items)} update(s) valid",
+            f"{len(catalog.problems)} problem(s); {len(catalog.items)} update(s) valid{noted}",
             file=sys.stderr,
         )
         return 1
-    print(f"ok: config and {len(catalog.items)} update(s) in {config.updates_path} are valid")
+    print(
+        f"ok: config and {len(catalog.items)} update(s) in {config.updates_path} are valid{noted}"
+    )
     return 0
 
 

@@ -4,6 +4,12 @@ that name the file, the line and the fix.
 Relative paths in the file are relative to the config file itself. A missing
 config file is not an error: every key has a default, and with no platform
 section the bot runs the console adapter.
+
+Every mistake is one `file:line: key: what and how to fix` line (`ConfigError`),
+never a traceback: the file is size-checked before it is parsed, parsed by the
+one safe YAML path (no anchors, bounded nesting), validated by the schema, and
+then checked as a whole: an `updates_dir` that is not there, approvals that the
+configured admins can never give.
 """
 
 from __future__ import annotations
@@ -27,10 +33,15 @@ from pydantic import (
 
 from bot.content.yamlpos import YamlError, load_yaml_with_lines
 from bot.durations import parse_duration
+from bot.i18n import LANGUAGES
 from bot.privacy.keys import Keyring, read_key
 from bot.problems import Problem, problems_from_validation_error
 
 DEFAULT_CONFIG = "config.yaml"
+# A config is a few kilobytes; a larger file is a mistake (a log, a database).
+MAX_CONFIG_BYTES = 256 * 1024
+# The database URLs the store can open (bot/store/database.py async_url).
+_DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+asyncpg")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -43,14 +54,15 @@ def _duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration), PlainSerializer(str)]
 
 
-def _check_timezone(value: str) -> str:
+def _check_timezone(value: Any) -> str:
+    text = str(value)
     try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
-            f"{value!r} is not a known time zone (use an IANA name such as Europe/London)"
+            f"{text!r} is not a known time zone (use an IANA name such as Europe/London)"
         ) from None
-    return value
+    return text
 
 
 class Strict(BaseModel):
@@ -77,6 +89,18 @@ MaybeSecretText = Annotated[str | None, BeforeValidator(_secret_text)]
 class DatabaseConfig(Strict):
     # postgresql://user:password@host/db holds a password.
     url: SecretText = Field(default="sqlite:///strikewire.db", repr=False)
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in _DATABASE_SCHEMES:
+            # The scheme only: the rest of a URL may hold a password.
+            named = f"{scheme!r} is not a supported database" if scheme else "is not a URL"
+            raise ValueError(
+                f"{named} (use sqlite:///path/to/file.db or postgresql://user:password@host/db)"
+            )
+        return value
 
 
 class BroadcastConfig(Strict):
@@ -291,6 +315,14 @@ class Config(Strict):
     # Where the config came from; relative paths above are resolved against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            known = ", ".join(LANGUAGES)
+            raise ValueError(f"{value!r} is not one of the bot's languages (use one of {known})")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -361,6 +393,64 @@ def config_path_from(arg: str | None) -> Path:
     return Path(arg or os.environ.get("STRIKEWIRE_CONFIG") or DEFAULT_CONFIG)
 
 
+def _admins(config: Config) -> int:
+    """How many admins could approve a draft: the platforms' admins, or the
+    console's one user when no platform is configured (the console runs then)."""
+    if config.telegram is None and config.matrix is None:
+        return 1
+    telegram = len(config.telegram.admins) if config.telegram else 0
+    matrix = len(config.matrix.admins) if config.matrix else 0
+    return telegram + matrix
+
+
+def _whole(config: Config, path: Path, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+    """What no single key shows: a missing folder, approvals no one can give."""
+    problems = []
+    if ("updates_dir",) in lines and not config.updates_path.is_dir():
+        problems.append(
+            Problem(
+                path,
+                lines[("updates_dir",)],
+                f"updates_dir: {config.updates_dir} is not a folder (create it, or correct "
+                "the path: a relative one starts from the config file's folder)",
+            )
+        )
+    needed, admins = config.publishing.approvals, _admins(config)
+    if needed > 1 and needed > admins:
+        problems.append(
+            Problem(
+                path,
+                lines.get(("publishing", "approvals"), 0),
+                f"publishing.approvals: {needed} admins must approve each post, but only "
+                f"{admins} {'admin is' if admins == 1 else 'admins are'} configured "
+                "(add telegram.admins or matrix.admins, or lower approvals)",
+            )
+        )
+    return problems
+
+
+def _read(path: Path) -> str:
+    """The config's text, its size checked before a byte is parsed."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                [
+                    Problem(
+                        path,
+                        0,
+                        f"is {size:,} bytes; a config may be at most {MAX_CONFIG_BYTES:,} "
+                        "(is this the right file?)",
+                    )
+                ]
+            )
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(path, 0, "is not UTF-8 text")]) from None
+    except OSError as exc:
+        raise ConfigError([Problem(path, 0, f"cannot be read: {exc.strerror}")]) from None
+
+
 def load_config(path: Path, *, required: bool = False) -> Config:
     """Read and validate the config file; raise ConfigError naming file and line."""
     base_dir = path.resolve().parent
@@ -370,12 +460,15 @@ def load_config(path: Path, *, required: bool = False) -> Config:
                 [Problem(path, 0, "no such config file (copy config.example.yaml to start one)")]
             )
         return Config(base_dir=Path.cwd())
+    text = _read(path)
     try:
-        data, lines = load_yaml_with_lines(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(path, 0, "is not UTF-8 text")]) from None
+        data, lines = load_yaml_with_lines(text)
     except YamlError as exc:
-        raise ConfigError([Problem(path, exc.line, exc.message)]) from None
+        message = exc.message
+        if "${" in "".join(text.splitlines()[exc.line - 1 : exc.line]) and "flow" in message:
+            # `privacy: {key: ${STRIKEWIRE_KEY}}`: the braces end the mapping.
+            message += ' (inside { } put ${VAR} in quotes: "${VAR}")'
+        raise ConfigError([Problem(path, exc.line, message)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -385,7 +478,13 @@ def load_config(path: Path, *, required: bool = False) -> Config:
     if problems:
         raise ConfigError(problems)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data).model_copy(update={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(problems_from_validation_error(exc, path, lines)) from None
-    return config.model_copy(update={"base_dir": base_dir})
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A validator that did not expect the value's type: still one line.
+        raise ConfigError([Problem(path, 0, f"cannot be used: {exc}")]) from None
+    problems = _whole(config, path, lines)
+    if problems:
+        raise ConfigError(problems)
+    return config

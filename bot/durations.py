@@ -6,7 +6,9 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_PART = re.compile(r"(\d+)([smhdw])")
+_PART = re.compile(r"(\d{1,12})([smhdw])")
+# Far beyond any reminder or retention; larger would overflow a timedelta.
+_MAX_SECONDS = 100 * 366 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -17,6 +19,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
         raise ValueError(f"{text!r} is not a duration (use 30m, 3h, 1d)")
+    if seconds > _MAX_SECONDS:
+        raise ValueError(f"{text!r} is too long a duration (at most 100 years)")
     return timedelta(seconds=seconds)
 
 

@@ -1,7 +1,11 @@
 """Problems found in a file, formatted as `path:line: what is wrong (the fix)`.
 
 Config and update files share this: a problem names the file and the line of
-the offending key so a person can go straight to it.
+the offending key so a person can go straight to it. A *warning* is a problem
+that does not make the file invalid (an update dated in the future, a file
+name the bot does not read): it is shown as `path:line: warning: …`.
+A problem's line is shown with control characters escaped (`\\n`, `\\x1b`), so a
+file name holding a newline or an escape sequence stays one line on a terminal.
 """
 
 from __future__ import annotations
@@ -12,16 +16,36 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.cleantext import has_bad_chars
+
 
 @dataclass(frozen=True)
 class Problem:
     path: Path
     line: int  # 1-based; 0 when the problem is the file as a whole
     message: str
+    # A warning is shown but leaves the file valid (and `check`'s exit 0).
+    warning: bool = False
 
     def format(self) -> str:
+        """One line, whatever the file name or the quoted value holds."""
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
+        return shown_path(f"{where}: {'warning: ' if self.warning else ''}{self.message}")
+
+
+def _escaped(char: str) -> str:
+    if char in "\t\n" or has_bad_chars(char):
+        return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return char
+
+
+def shown_path(path: Path | str) -> str:
+    """`path` (or any text) for a one-line message: newlines, tabs, control characters and
+    undecodable bytes (lone surrogates) escaped, everything else as it is."""
+    text = str(path)
+    if not has_bad_chars(text) and "\n" not in text and "\t" not in text:
+        return text
+    return "".join(_escaped(c) for c in text)
 
 
 Loc = tuple[str | int, ...]
@@ -46,6 +70,8 @@ def _describe(error: Any) -> str:
     if kind in ("literal_error", "enum"):
         expected = error.get("ctx", {}).get("expected", "")
         return f"{error.get('input')!r} is not allowed (use {expected})"
+    if kind == "path_type":
+        return f"{error.get('input')!r} is not a path (write a folder name such as updates)"
     if kind == "string_too_short":
         return "is empty (write it in quotes, or remove the key)"
     if kind == "string_too_long":

@@ -4,7 +4,10 @@ An admin writes either a whole update file (it starts with `---`) or plain
 text: the first line is the title, the rest the body of a `news` item dated
 today. A Markdown file sent as a document counts the same. Problems found in
 the file are reported at the line of the *message* (or of the document), so
-the admin can find them on the phone.
+the admin can find them on the phone. Control characters (bot/cleantext.py) are
+found in what the admin wrote, at its line and column, so the draft is refused
+before any file could carry them; the front matter is read through the one
+safe YAML path (bot/content/yamlpos.py), never `yaml.safe_load`.
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import yaml
 from markdown_it import MarkdownIt
 
 from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
-from bot.content.loader import split_front_matter
+from bot.cleantext import BadChar, find_bad_chars
+from bot.content.loader import MAX_BAD_CHARS, split_front_matter
 from bot.content.writer import news_file, with_title_and_body
+from bot.content.yamlpos import YamlError, load_yaml_with_lines
 
 _HEADING = re.compile(r"^#{1,6}\s+")
 _inline = MarkdownIt("commonmark")
@@ -35,6 +39,8 @@ class Written:
     where: Callable[[int], int | None]
     # What the line numbers count: "message" or the document's file name.
     source: str
+    # Control characters in what the admin wrote, at the admin's lines.
+    bad: tuple[BadChar, ...] = ()
 
 
 def plain_title(line: str) -> str:
@@ -56,8 +62,8 @@ def front_matter_title(text: str) -> str:
     and escapes resolved), '' when there is none; the checker reports why."""
     parts = split_front_matter(text)
     try:
-        data = yaml.safe_load(parts[0]) if parts else None
-    except yaml.YAMLError:
+        data = load_yaml_with_lines(parts[0])[0] if parts else None
+    except YamlError:
         return ""
     title = data.get("title") if isinstance(data, dict) else None
     return title if isinstance(title, str) else ""
@@ -84,9 +90,10 @@ def from_text(
     start = first_line + dropped
     if not stripped:
         return None
+    bad = tuple(find_bad_chars(text, first_line=first_line, limit=MAX_BAD_CHARS))
     if stripped.startswith("---"):
         whole = stripped if stripped.endswith("\n") else stripped + "\n"
-        return Written(whole, front_matter_title(whole), lambda n: start + n - 1, source)
+        return Written(whole, front_matter_title(whole), lambda n: start + n - 1, source, bad)
     title_line, _, rest = stripped.partition("\n")
     title = plain_title(title_line)
     body, body_dropped = _split(rest)
@@ -107,7 +114,7 @@ def from_text(
             return body_start + n - made_body if body else start
         return start  # the front matter came from the title line
 
-    return Written(made, title, where, source)
+    return Written(made, title, where, source, bad)
 
 
 def from_document(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import desk_answers as say
 from bot.chat.drafting import Written, from_document, from_text
+from bot.cleantext import clean
 from bot.clock import Clock
 from bot.config import PublishingConfig
 from bot.content.catalog import Catalog, Changes
@@ -112,6 +113,11 @@ class PublishingCommands:
         return from_text(text, first_line, today, editing=editing)
 
     def _check(self, q: Asked, written: Written, stem: str) -> Preview | str:
+        if written.bad:
+            # Where the admin typed them, before any file is made.
+            return say.problems(
+                q.t, [say.at_line(q.t, written.source, b.line, b.message()) for b in written.bad]
+            )
         item, problems = self.catalog.check_text(stem, written.text.encode())
         if item is None:
             lines = [
@@ -237,7 +243,8 @@ class PublishingCommands:
             return [Outgoing(say.no_such_item(q.t, item_id))]
         if item.withdrawn is not None:
             return [Outgoing(say.already_withdrawn(q.t, item_id))]
-        reason = " ".join(q.args[1:])[:MAX_REASON]
+        # The reason is written into the file: no control characters in it.
+        reason = clean(" ".join(q.args[1:]))[:MAX_REASON]
         draft = await self._save(q, DraftAction.WITHDRAW, item.id, item.title, reason)
         sent = await self.store.sent_chats(item.id)
         return [

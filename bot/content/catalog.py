@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from bot.adapters.base import MAX_DOCUMENT_BYTES
 from bot.content.items import Item, Kind, Translation
 from bot.content.loader import Parsed, is_update_file, parse_file
+from bot.content.notices import dangling_link, ignored_name
 from bot.i18n import texts
 from bot.problems import Problem
 from bot.render import TELEGRAM_LIMIT, to_telegram
@@ -68,6 +69,7 @@ class Scan:
 
     found: dict[str, Item]
     problems: list[Problem]
+    warnings: list[Problem]
 
 
 @dataclass
@@ -80,17 +82,28 @@ class Catalog:
     items: dict[str, Item] = field(default_factory=dict)
     withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Files in the folder that are not read (names, dangling links): shown by
+    # `check` and reported to admins, but no file is invalid for them.
+    warnings: list[Problem] = field(default_factory=list)
     # One reload at a time: a second waits, then reads the folder afresh.
     _reloading: asyncio.Lock = field(
         default_factory=asyncio.Lock, init=False, repr=False, compare=False
     )
 
-    def _read(self) -> list[Parsed]:
+    def _read(self, warnings: list[Problem]) -> list[Parsed]:
+        """Every update file parsed; names and links it skips go to `warnings`."""
         if not self.directory.is_dir():
             return []
         parsed = []
-        for path in sorted(self.directory.rglob("*.md")):
-            if not is_update_file(path) or not path.is_file():
+        for path in sorted(self.directory.rglob("*")):
+            if not is_update_file(path):
+                self._warn_ignored(path, warnings)
+                continue
+            if not path.is_file():
+                if path.is_symlink():
+                    warnings.append(
+                        Problem(self._shown(path), 0, dangling_link(path), warning=True)
+                    )
                 continue
             refused = self._refuse(path)
             if refused is not None:
@@ -106,6 +119,15 @@ class Catalog:
             parsed.append(parse_file(self._shown(path), raw, self.zone, self.default_lang))
         return parsed
 
+    def _warn_ignored(self, path: Path, warnings: list[Problem]) -> None:
+        """A skipped name that looks meant as an update, outside hidden folders."""
+        hidden = any(part.startswith(".") for part in path.relative_to(self.directory).parts)
+        if hidden or path.is_dir():
+            return
+        why = ignored_name(path.name)
+        if why is not None:
+            warnings.append(Problem(self._shown(path), 0, why, warning=True))
+
     def _refuse(self, path: Path) -> str | None:
         """Why a file must not be read at all, or None."""
         real = path.resolve()
@@ -114,7 +136,11 @@ class Catalog:
                 f"is a link to {real}, outside {self.directory.name}/ "
                 "(copy the file into the folder instead of linking to it)"
             )
-        return too_big(real.stat().st_size)
+        try:
+            size = real.stat().st_size
+        except OSError as exc:  # gone between the listing and now
+            return f"cannot be read: {exc.strerror}"
+        return too_big(size)
 
     def _too_long(self, item: Item) -> Problem | None:
         """An update whose text, in any of its languages, needs too many messages."""
@@ -210,8 +236,9 @@ class Catalog:
         """Read and validate the whole folder. Blocking (files, YAML, rendering
         to count parts) and free of side effects on the catalog, so it may
         run in a worker thread while the loop keeps answering."""
-        found, problems = self._index(self._read())
-        return Scan(found, problems)
+        warnings: list[Problem] = []
+        found, problems = self._index(self._read(warnings))
+        return Scan(found, problems, warnings)
 
     def load(self) -> Catalog:
         self.swap(self.scan())
@@ -232,6 +259,7 @@ class Catalog:
         old, old_all, old_withdrawn = self.items, self.everything(), self.withdrawn
         found = scanned.found
         self.problems = scanned.problems
+        self.warnings = scanned.warnings
         self._set(found)
         added = tuple(sorted(set(self.items) - set(old)))
         removed = tuple(sorted(set(old) - set(self.items)))

@@ -83,26 +83,44 @@ def _withdrawn(value: Any) -> str | None:
     raise ValueError(f"{value!r} must be true, false or a reason in quotes")
 
 
+# Dates beyond these are typos; at the edges of `datetime` a time-zone shift
+# or a reminder offset would overflow.
+_YEARS = range(1900, 9999)
+
+
+def _in_range(value: Any, parsed: dt.date) -> None:
+    if parsed.year not in _YEARS:
+        raise ValueError(f"{value!r} is out of range (a year from 1900 to 9998)")
+
+
 def _date(value: Any) -> dt.date:
     if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+        parsed = value.date()
+    elif isinstance(value, dt.date):
+        parsed = value
+    else:
+        try:
+            parsed = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date (use YYYY-MM-DD)") from None
+    _in_range(value, parsed)
+    return parsed
 
 
 def _datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value
-    if isinstance(value, dt.date):
+        parsed = value
+    elif isinstance(value, dt.date):
         raise ValueError(f"{value!r} has no time of day (use 2027-03-06T12:00:00+05:00)")
-    try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date-time (use 2027-03-06T12:00:00+05:00)") from None
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a date-time (use 2027-03-06T12:00:00+05:00)"
+            ) from None
+    _in_range(value, parsed)
+    return parsed
 
 
 Slug = Annotated[str, BeforeValidator(_slug)]
@@ -217,6 +235,8 @@ class Item:
     translations: dict[str, Translation] = field(default_factory=dict, compare=False)
     # A digest of the files' bytes: a changed file is a changed item.
     digest: str = ""
+    # The line of each front-matter key in the base file, for warnings.
+    key_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def published_at(self) -> datetime:

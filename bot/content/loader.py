@@ -2,7 +2,10 @@
 reported at the line of the offending key.
 
 `parse_file` never raises for bad content; it returns the problems instead, so
-one broken file never stops the others from loading.
+one broken file never stops the others from loading. Control characters other
+than tab and newline (bot/cleantext.py) are refused with their line and
+column, in the text as written and in the values YAML escapes make
+(`"\\a"`), before anything else is judged.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from bot.cleantext import find_bad_chars
 from bot.content.items import (
     LANG,
     SLUG,
@@ -30,6 +34,8 @@ from bot.content.yamlpos import YamlError, load_yaml_with_lines
 from bot.problems import Loc, Problem, problems_from_validation_error
 
 _FENCE = re.compile(r"^---[ \t]*$", re.MULTILINE)
+# A file with a thousand form feeds is one mistake: show the first few.
+MAX_BAD_CHARS = 5
 _APPEAL_ONLY = ("addresses", "expires")
 _PICKET_ONLY = ("starts", "places", "remind")
 
@@ -146,8 +152,44 @@ def _kind_rules(fm: FrontMatter, lines: dict[Loc, int]) -> list[tuple[int, str]]
     return found
 
 
+def _bad_chars(text: str, path: Path) -> tuple[Problem, ...]:
+    return tuple(
+        Problem(path, bad.line, bad.message()) for bad in find_bad_chars(text, limit=MAX_BAD_CHARS)
+    )
+
+
+def _bad_values(value: Any, loc: Loc, lines: dict[Loc, int], path: Path) -> list[Problem]:
+    """Control characters a YAML escape (`"\\e"`, `"\\x07"`) put in a value."""
+    if isinstance(value, str):
+        found = find_bad_chars(value, limit=1)
+        if not found:
+            return []
+        key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+        return [
+            Problem(
+                path,
+                lines.get(loc, 1),
+                f"{key}: the control character {found[0].name} is not allowed "
+                "(remove the escape that writes it)",
+            )
+        ]
+    items: list[tuple[str | int, Any]] = []
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    return [p for k, v in items for p in _bad_values(v, (*loc, k), lines, path)]
+
+
 def _load(text: str, path: Path) -> tuple[dict[str, Any], dict[Loc, int], str, int] | Problem:
     parts = split_front_matter(text)
+    if parts is None and text.startswith("---") and _FENCE.match(text):
+        return Problem(
+            path,
+            1,
+            "the front matter has no closing '---' line (after the last key, "
+            "write a line holding only '---', then the text)",
+        )
     if parts is None:
         return Problem(
             path,
@@ -176,10 +218,16 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
         line = raw[: exc.start].count(b"\n") + 1
         return Parsed(path, problems=(Problem(path, line, "is not UTF-8 text (save it as UTF-8)"),))
     text = text.replace("\r\n", "\n")
+    bad = _bad_chars(text, path)
+    if bad:
+        return Parsed(path, problems=bad)
     loaded = _load(text, path)
     if isinstance(loaded, Problem):
         return Parsed(path, problems=(loaded,))
     data, lines, body, body_line = loaded
+    escaped = _bad_values(data, (), lines, path)
+    if escaped:
+        return Parsed(path, problems=tuple(escaped[:MAX_BAD_CHARS]))
     body = body.strip("\n")
     name = FileName.of(path)
     digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
@@ -241,5 +289,6 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
         correction=fm.correction,
         withdrawn=fm.withdrawn,
         digest=digest,
+        key_lines={str(loc[0]): line for loc, line in lines.items() if len(loc) == 1},
     )
     return Parsed(path, item=item)

@@ -1,4 +1,15 @@
-"""YAML loading that remembers the line of every key.
+"""YAML loading that remembers the line of every key, and refuses what could
+exhaust the bot.
+
+Every YAML the bot reads (update files, `/post` bodies, translations, the
+config) comes through `load_yaml_with_lines`. Before anything is composed, the
+parser's event stream is scanned once and the text is refused at the first
+anchor or alias (`&a`, `*a`: a self-referring anchor recursed for ever, nine
+nested ones expanded to gigabytes; organisers never need them), at the first
+explicit tag (`!!binary`, `!!int`: some constructors crash), at a nesting
+deeper than `MAX_DEPTH` and at more than `MAX_NODES` values. The scan stops
+at the first refusal and holds one event at a time, so a hostile text costs
+no more memory than its own size.
 
 PyYAML's composer keeps node positions; we walk the node tree once, building
 the plain Python value and a map from key path (`("places", 1, "timezone")`)
@@ -12,6 +23,13 @@ from typing import Any
 import yaml
 
 Loc = tuple[str | int, ...]
+
+# An update's front matter is three levels deep (places → place → key) and the
+# config five; anything near these bounds is a mistake or an attack.
+MAX_DEPTH = 20
+# Values (scalars, lists and mappings) in one text: a picket with hundreds of
+# places stays far below it.
+MAX_NODES = 20_000
 
 
 class YamlError(Exception):
@@ -35,6 +53,47 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
 
+_NO_ANCHORS = "write the value out in full: anchors (&name) and aliases (*name) are not accepted"
+
+
+def _refusal(event: yaml.Event, depth: int, nodes: int) -> str | None:
+    """Why the text must not be composed, judged at this event, or None."""
+    if isinstance(event, yaml.AliasEvent):
+        return f"the YAML alias *{event.anchor} is not allowed ({_NO_ANCHORS})"
+    if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+        return f"the YAML anchor &{event.anchor} is not allowed ({_NO_ANCHORS})"
+    tag = getattr(event, "tag", None)
+    if isinstance(event, yaml.NodeEvent) and tag is not None:
+        # `!!binary`, `!!set`, `!!int ''`: constructors nobody needs, some of
+        # which crash on odd input.
+        shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+        return f"the YAML tag {shown} is not allowed (write the plain value, in quotes if needed)"
+    if depth > MAX_DEPTH:
+        return f"is nested more than {MAX_DEPTH} levels deep (write it flatter)"
+    if nodes > MAX_NODES:
+        return f"has more than {MAX_NODES:,} YAML values (this much is a mistake: shorten it)"
+    return None
+
+
+def _scan(text: str) -> None:
+    """Refuse anchors, aliases, deep nesting and too many values before composing."""
+    depth = nodes = 0
+    loader = _Loader(text)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            refused = _refusal(event, depth, nodes)
+            if refused is not None:
+                raise YamlError(event.start_mark.line + 1, refused)
+    finally:
+        loader.dispose()
+
 
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
     if isinstance(node, yaml.MappingNode):
@@ -54,8 +113,7 @@ def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> None:
             _walk(item_node, child, lines)
 
 
-def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
-    """Parse one YAML document; return its value and the key → line map."""
+def _compose(text: str) -> tuple[Any, dict[Loc, int]]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -63,7 +121,21 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
             return None, {}
         lines: dict[Loc, int] = {(): node.start_mark.line + 1}
         _walk(node, (), lines)
-        value = loader.construct_document(node)
+        return loader.construct_document(node), lines
+    finally:
+        loader.dispose()
+
+
+def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
+    """Parse one YAML document; return its value and the key → line map.
+
+    Raises YamlError (with the line) for broken YAML and for what `_scan`
+    refuses; never anything else."""
+    try:
+        _scan(text)
+        return _compose(text)
+    except YamlError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -71,10 +143,9 @@ def load_yaml_with_lines(text: str) -> tuple[Any, dict[Loc, int]]:
         if exc.context and exc.context_mark and exc.context_mark is not mark:
             problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         raise YamlError(line, f"broken YAML: {problem}") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        # The constructors raise these for values such as a timestamp with a
+        # 99-hour offset: still a broken file, not a crash.
         raise YamlError(1, f"broken YAML: {exc}") from None
-    except ValueError as exc:
-        raise YamlError(1, f"broken YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    return value, lines
+    except Exception as exc:  # PyYAML's own bugs (IndexError on `!!int ""`) must not stop the bot
+        raise YamlError(1, f"broken YAML: cannot be read ({type(exc).__name__})") from None
