@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -306,9 +306,8 @@ def machine(w: World) -> type[RuleBasedStateMachine]:
 
 def run(url: str, folder: Path) -> None:
     with world(url, folder) as w:
-        factory: Callable[[], RuleBasedStateMachine] = machine(w)
         run_state_machine_as_test(
-            factory,
+            machine(w),
             settings=settings(
                 max_examples=20,
                 stateful_step_count=10,
