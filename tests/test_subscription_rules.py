@@ -36,7 +36,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 
 from bot.adapters.base import ChatKind, Incoming
 from bot.chat.commands import Commands
@@ -335,3 +335,48 @@ def test_the_model_tells_the_issues_story() -> None:
     assert receives(all_but, frozenset({"nurses"})), "a later campaign comes too"
     assert subscribe(all_but, frozenset({"metallist"})) == EVERY
     assert unsubscribe(narrowed, frozenset({"metallist"}), known) is None
+
+
+async def test_an_upgraded_database_keeps_what_each_chat_was_told(database_url: str) -> None:
+    """Before migration 0008, `/subscribe X` in a chat following everything
+    stored X and was answered "Subscribed to: X" while the chat still got
+    everything: after the upgrade it follows X only, as it was told. A
+    configured destination, a chat's own list and a plain "everything" stay."""
+    from alembic import command
+
+    from bot.store.database import _alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(_alembic_config(c), "0007"))
+        await conn.execute(
+            text(
+                "INSERT INTO subscribers (id, platform, chat_id, everything, active, source,"
+                " created_at) VALUES (1, 'telegram', 'told', :t, :t, 'chat', 0),"
+                " (2, 'telegram', '@news', :t, :t, 'config', 0),"
+                " (3, 'telegram', 'list', :f, :t, 'chat', 0),"
+                " (4, 'telegram', 'all', :t, :t, 'chat', 0)"
+            ),
+            {"t": True, "f": False},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO subscriptions (subscriber_id, campaign) VALUES"
+                " (1, 'metallist'), (1, 'miners'), (2, 'miners'), (3, 'kazakhstan')"
+            )
+        )
+    await engine.dispose()
+
+    store = await open_store(database_url)
+    try:
+        told = await store.subscription("telegram", "told")
+        assert told is not None and not told.everything
+        assert told.campaigns == {"metallist", "miners"}
+        news = await store.subscription("telegram", "@news")
+        assert news is not None and news.everything and not news.excluded
+        listed = await store.subscription("telegram", "list")
+        assert listed is not None and listed.campaigns == {"kazakhstan"}
+        assert await store.audience(["kazakhstan"], ["telegram"]) == {None: 3}
+        assert await store.audience(["miners"], ["telegram"]) == {None: 3}
+    finally:
+        await store.close()
