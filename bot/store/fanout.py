@@ -56,9 +56,10 @@ def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[
     wanted = [s.c.active, s.c.platform.in_(list(platforms))]
     if campaigns:
         names = sorted(set(campaigns))
-        # Chats whose exceptions (or choices) name every one of the item's
-        # campaigns: one small scan of `subscriptions`, which the databases
-        # hash, so a fan-out to a million chats still reads each chat once.
+        # For the chats following every campaign: those whose exceptions
+        # name all of the item's campaigns. One small scan of
+        # `subscriptions`, which the databases hash, so a fan-out to a
+        # million chats costs no look-up per chat.
         left_out = (
             select(subscriptions.c.subscriber_id)
             .where(subscriptions.c.campaign.in_(names))
