@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.base import ChatKind
+from bot.adapters.base import ChatKind, Incoming
 from bot.app import App
 from bot.clock import FakeClock
 from tests.conftest import make_config, write_update
-from tests.recording import RecordingAdapter
+from tests.recording import RecordingAdapter, plain
 
 ROOT = Path(__file__).parent.parent
 TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -104,6 +104,14 @@ async def test_a_group_language_is_for_its_admins(bot: tuple[App, RecordingAdapt
     assert "Русский" in switched
     sub = await app.store.subscription("telegram", "-100")
     assert sub is not None and sub.language == "ru"
+    # The same door on Matrix, in the room's own words.
+    assert tg.on_command is not None
+    [answer] = await tg.on_command(
+        Incoming("matrix", "!r:x", ChatKind.GROUP, "/language de", False, False)
+    )
+    assert plain(answer.markdown) == (
+        "Only a moderator (power level 50 or more) can change this chat's language."
+    )
 
 
 async def test_group_subscription_needs_a_manager(bot: tuple[App, RecordingAdapter]) -> None:
