@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.adapters.base import ChatKind
+from bot.adapters.base import ChatKind, Incoming
 from bot.app import App
 from bot.clock import FakeClock
 from tests.conftest import make_config, write_update
-from tests.recording import RecordingAdapter
+from tests.recording import RecordingAdapter, plain
 
 ROOT = Path(__file__).parent.parent
 TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -90,6 +90,30 @@ async def test_bad_input_gets_short_helpful_answers(bot: tuple[App, RecordingAda
     assert (await tg.say("1", "/help"))[0].startswith("Commands")
 
 
+async def test_a_group_language_is_for_its_admins(bot: tuple[App, RecordingAdapter]) -> None:
+    app, tg = bot
+    await tg.say("-100", "/start", kind=ChatKind.GROUP)
+    [refused] = await tg.say("-100", "/language ru", kind=ChatKind.GROUP, may_manage=False)
+    assert refused == "Only a group admin can change this chat's language."
+    sub = await app.store.subscription("telegram", "-100")
+    assert sub is not None and sub.language is None
+    # Anyone may see the list; an admin may switch.
+    [listed] = await tg.say("-100", "/language", kind=ChatKind.GROUP, may_manage=False)
+    assert listed.startswith("Languages")
+    [switched] = await tg.say("-100", "/language ru", kind=ChatKind.GROUP)
+    assert "Русский" in switched
+    sub = await app.store.subscription("telegram", "-100")
+    assert sub is not None and sub.language == "ru"
+    # The same door on Matrix, in the room's own words.
+    assert tg.on_command is not None
+    [answer] = await tg.on_command(
+        Incoming("matrix", "!r:x", ChatKind.GROUP, "/language de", False, False)
+    )
+    assert plain(answer.markdown) == (
+        "Only a moderator (power level 50 or more) can change this chat's language."
+    )
+
+
 async def test_group_subscription_needs_a_manager(bot: tuple[App, RecordingAdapter]) -> None:
     app, tg = bot
     [refused] = await tg.say("-100", "/start", kind=ChatKind.GROUP, may_manage=False)
@@ -104,11 +128,42 @@ async def test_unsubscribe_one_campaign_keeps_the_others(bot: tuple[App, Recordi
     app, tg = bot
     await tg.say("1", "/start")
     [answer] = await tg.say("1", "/unsubscribe miners")
-    assert answer == "Unsubscribed from: miners. Still following: kazakhstan, metallist."
+    assert answer == "Unsubscribed from: miners. This chat follows every campaign except: miners."
     sub = await app.store.subscription("telegram", "1")
-    assert sub is not None and sub.campaigns == {"kazakhstan", "metallist"}
+    assert sub is not None and sub.everything and sub.excluded == {"miners"}
     [answer] = await tg.say("1", "/campaigns")
-    assert "This chat follows: kazakhstan, metallist." in answer
+    assert "This chat follows every campaign except: miners." in answer
+
+
+async def test_subscriptions_read_as_the_issue_tells_them(
+    bot: tuple[App, RecordingAdapter],
+) -> None:
+    """Issue #25: in a chat following everything, /subscribe narrows and
+    /unsubscribe leaves out, and each answer says what the chat follows."""
+    app, tg = bot
+    await tg.say("1", "/start")
+    [answer] = await tg.say("1", "/subscribe metallist")
+    assert answer == "Subscribed to: metallist. This chat follows only: metallist."
+    assert await app.store.audience(["kazakhstan"], ["telegram"]) == {}
+    [answer] = await tg.say("1", "/subscribe miners")
+    assert answer == "Subscribed to: miners. This chat follows only: metallist, miners."
+    [answer] = await tg.say("1", "/unsubscribe metallist")
+    assert answer == "Unsubscribed from: metallist. Still following: miners."
+    assert await app.store.audience(["metallist"], ["telegram"]) == {}
+    [answer] = await tg.say("1", "/unsubscribe miners")
+    assert answer == (
+        "Unsubscribed from: miners. This chat receives nothing now; /start to subscribe again."
+    )
+    [welcome] = await tg.say("1", "/subscribe")
+    assert "This chat now receives every update of the campaign." in welcome
+    [answer] = await tg.say("1", "/unsubscribe metallist")
+    assert answer == (
+        "Unsubscribed from: metallist. This chat follows every campaign except: metallist."
+    )
+    assert await app.store.audience(["metallist"], ["telegram"]) == {}
+    assert await app.store.audience(["miners", "metallist"], ["telegram"]) == {None: 1}
+    [answer] = await tg.say("1", "/subscribe metallist")
+    assert answer == "Subscribed to: metallist. This chat follows every campaign."
 
 
 async def test_forget_deletes_the_chat(bot: tuple[App, RecordingAdapter]) -> None:

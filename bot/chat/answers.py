@@ -93,6 +93,12 @@ def needs_admin(t: Texts, platform: str) -> str:
     )
 
 
+def language_needs_admin(t: Texts, platform: str) -> str:
+    if platform == "telegram":
+        return t.md("Only a group admin can change this chat's language.")
+    return t.md("Only a moderator (power level 50 or more) can change this chat's language.")
+
+
 def admins_only(t: Texts, name: str) -> str:
     return t.md("/{command} is for the bot's admins.", command=name)
 
@@ -115,15 +121,29 @@ def unknown_campaigns(t: Texts, unknown: Sequence[str], known: Sequence[str]) ->
     )
 
 
-def subscribed(t: Texts, names: Sequence[str]) -> str:
-    return t.md("Subscribed to: {names}.", names=_names(names))
+def following(t: Texts, sub: Subscription | None) -> str:
+    """What a chat receives now, after /subscribe or /unsubscribe changed it."""
+    if sub is None or not sub.active:
+        return t.md("This chat receives nothing now; /start to subscribe again.")
+    if not sub.everything:
+        return t.md("This chat follows only: {names}.", names=_names(sorted(sub.campaigns)))
+    if sub.excluded:
+        return t.md(
+            "This chat follows every campaign except: {names}.",
+            names=_names(sorted(sub.excluded)),
+        )
+    return t.md("This chat follows every campaign.")
 
 
-def unsubscribed(t: Texts, names: Sequence[str], following: Sequence[str]) -> str:
+def subscribed(t: Texts, names: Sequence[str], sub: Subscription | None) -> str:
+    return t.md("Subscribed to: {names}.", names=_names(names)) + " " + following(t, sub)
+
+
+def unsubscribed(t: Texts, names: Sequence[str], sub: Subscription | None) -> str:
     text = t.md("Unsubscribed from: {names}.", names=_names(names))
-    if following:
-        return text + " " + t.md("Still following: {names}.", names=_names(following))
-    return text + " " + t.md("This chat receives nothing now; /start to subscribe again.")
+    if sub is not None and sub.active and not sub.everything:
+        return text + " " + t.md("Still following: {names}.", names=_names(sorted(sub.campaigns)))
+    return text + " " + following(t, sub)
 
 
 def not_subscribed(t: Texts) -> str:
@@ -205,6 +225,11 @@ def campaigns(t: Texts, known: Sequence[str], sub: Subscription | None) -> str:
         return t.md("No campaigns yet.")
     if sub is None or not sub.active:
         mine = t.md("This chat follows none (send /start).")
+    elif sub.everything and sub.excluded:
+        mine = t.md(
+            "This chat follows every campaign except: {names}.",
+            names=_names(sorted(sub.excluded)),
+        )
     elif sub.everything:
         mine = t.md("This chat follows all of them.")
     else:

@@ -143,9 +143,10 @@ class Commands(PublishingCommands):
         unknown = self._unknown_campaigns(q.args)
         if unknown:
             return [Outgoing(answers.unknown_campaigns(q.t, unknown, self.catalog.campaigns()))]
-        names = [a.lower() for a in q.args]
+        names = _named(q.args)
         await self.store.subscribe(q.msg.platform, q.msg.chat_id, names, self.now().timestamp())
-        return [Outgoing(answers.subscribed(q.t, names))]
+        after = await self.store.subscription(q.msg.platform, q.msg.chat_id)
+        return [Outgoing(answers.subscribed(q.t, names, after))]
 
     async def cmd_unsubscribe(self, q: Asked) -> list[Outgoing]:
         msg, t = q.msg, q.t
@@ -154,20 +155,18 @@ class Commands(PublishingCommands):
         unknown = self._unknown_campaigns(q.args)
         if unknown:
             return [Outgoing(answers.unknown_campaigns(t, unknown, self.catalog.campaigns()))]
-        names = [a.lower() for a in q.args]
-        sub = q.sub
-        if sub is None or not sub.active:
+        if q.sub is None or not q.sub.active:
             return [Outgoing(answers.not_subscribed(t))]
-        if sub.everything:
-            rest = [c for c in self.catalog.campaigns() if c not in names]
-            await self.store.set_campaigns_from_everything(msg.platform, msg.chat_id, rest)
-            if not rest:
-                await self.store.stop(msg.platform, msg.chat_id)
-        else:
-            await self.store.unsubscribe(msg.platform, msg.chat_id, names)
+        names = _named(q.args)
+        await self.store.unsubscribe(
+            msg.platform,
+            msg.chat_id,
+            names,
+            self.now().timestamp(),
+            known=self.catalog.campaigns(),
+        )
         after = await self.store.subscription(msg.platform, msg.chat_id)
-        following = sorted(after.campaigns) if after and after.active else []
-        return [Outgoing(answers.unsubscribed(t, names, following))]
+        return [Outgoing(answers.unsubscribed(t, names, after))]
 
     async def cmd_stop(self, q: Asked) -> list[Outgoing]:
         await self.store.stop(q.msg.platform, q.msg.chat_id)
@@ -213,6 +212,9 @@ class Commands(PublishingCommands):
         lang = q.args[0].lower()
         if len(q.args) != 1 or spoken(lang) != lang:
             return [Outgoing(answers.language_unknown(q.t, q.args[0]))]
+        if not q.msg.may_manage:
+            # A group's language is the group's admins' to choose, like what it receives.
+            return [Outgoing(answers.language_needs_admin(q.t, q.msg.platform))]
         if q.sub is None:
             return [Outgoing(answers.not_subscribed(q.t))]
         await self.store.set_language(q.msg.platform, q.msg.chat_id, lang)
@@ -227,6 +229,11 @@ class Commands(PublishingCommands):
 
     async def cmd_status(self, q: Asked) -> list[Outgoing]:
         return [Outgoing(await self.status(q.t))]
+
+
+def _named(args: Sequence[str]) -> list[str]:
+    """The campaigns a command names, lower-case, each once, in the order typed."""
+    return list(dict.fromkeys(a.lower() for a in args))
 
 
 def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:

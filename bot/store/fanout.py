@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import and_, exists, func, literal, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.privacy.identities import Identities
@@ -48,16 +48,33 @@ async def key_has_rows(conn: AsyncConnection, item_id: str, message_key: str) ->
 
 
 def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[Any]:
-    """The conditions on `subscribers` for the chats an item of `campaigns` reaches."""
+    """The conditions on `subscribers` for the chats an item of `campaigns`
+    reaches: an item without campaigns reaches every active chat; one with
+    campaigns, each chat that follows at least one of them (a chat following
+    every campaign but some, unless it left out all of the item's)."""
     s = subscribers
     wanted = [s.c.active, s.c.platform.in_(list(platforms))]
     if campaigns:
+        names = sorted(set(campaigns))
+        # For the chats following every campaign: those whose exceptions
+        # name all of the item's campaigns. One small scan of
+        # `subscriptions`, which the databases hash, so a fan-out to a
+        # million chats costs no look-up per chat.
+        left_out = (
+            select(subscriptions.c.subscriber_id)
+            .where(subscriptions.c.campaign.in_(names))
+            .group_by(subscriptions.c.subscriber_id)
+            .having(func.count() >= len(names))
+        )
         wanted.append(
             or_(
-                s.c.everything,
-                exists().where(
-                    subscriptions.c.subscriber_id == s.c.id,
-                    subscriptions.c.campaign.in_(list(campaigns)),
+                and_(s.c.everything, s.c.id.not_in(left_out)),
+                and_(
+                    not_(s.c.everything),
+                    exists().where(
+                        subscriptions.c.subscriber_id == s.c.id,
+                        subscriptions.c.campaign.in_(names),
+                    ),
                 ),
             )
         )

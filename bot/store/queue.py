@@ -180,7 +180,9 @@ class QueueMixin:
     ) -> None:
         """Write many sends' outcomes in one transaction.
 
-        `sent` is (row, message ids, revision sent or None); `targets` is
+        `sent` is (row, message ids, revision sent or None), the ids kept
+        whole however many parts a message had (an edit or a deletion acts
+        on each of them later); `targets` is
         (row, the message ids standing in the chat now or None, revision or
         None) for the rows an edit or a deletion acted on. A send that
         happened is recorded whoever holds the row now. A retry or a failure
@@ -193,7 +195,7 @@ class QueueMixin:
                     conn,
                     _MARK_SENT,
                     [
-                        {"row_id": i, "ids": self.ids.seal_ids(ids[:255]), "rev": rev, "now": now}
+                        {"row_id": i, "ids": self.ids.seal_ids(ids), "rev": rev, "now": now}
                         for i, ids, rev in sent
                     ],
                 )
@@ -204,7 +206,7 @@ class QueueMixin:
                     [
                         {
                             "row_id": i,
-                            "ids": self.ids.seal_ids(ids[:255] if ids else None),
+                            "ids": self.ids.seal_ids(ids or None),
                             "rev": rev,
                         }
                         for i, ids, rev in targets

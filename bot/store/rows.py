@@ -13,7 +13,8 @@ from bot.store.schema import outbox
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one chat receives."""
+    """What one chat receives: every campaign but `excluded` (`everything`,
+    new campaigns included), or only `campaigns`."""
 
     platform: str
     chat_id: str
@@ -22,6 +23,7 @@ class Subscription:
     campaigns: frozenset[str]
     language: str | None
     source: str
+    excluded: frozenset[str] = frozenset()
 
 
 class RowKind(enum.StrEnum):

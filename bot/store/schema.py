@@ -43,7 +43,8 @@ subscribers = Table(
     Column("chat_id", String(255), nullable=False),
     Column("chat_box", Text, nullable=True),
     Column("language", String(8), nullable=True),
-    # Subscribed to every campaign (the default after /start).
+    # Follows every campaign, new ones too (the default after /start), but
+    # those in `subscriptions`; when false, only those in `subscriptions`.
     Column("everything", Boolean, nullable=False, default=True),
     Column("active", Boolean, nullable=False, default=True),
     # "chat": subscribed from the chat; "config": a configured destination.

@@ -6,10 +6,10 @@ PostgreSQL.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -88,17 +88,20 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
             ).first()
             if row is None:
                 return None
-            names = await conn.scalars(
-                select(subscriptions.c.campaign).where(subscriptions.c.subscriber_id == row.id)
+            names = frozenset(
+                await conn.scalars(
+                    select(subscriptions.c.campaign).where(subscriptions.c.subscriber_id == row.id)
+                )
             )
             return Subscription(
                 platform,
                 chat_id,
                 row.active,
                 row.everything,
-                frozenset(names),
+                frozenset() if row.everything else names,
                 row.language,
                 row.source,
+                excluded=names if row.everything else frozenset(),
             )
 
     async def subscribe(
@@ -111,17 +114,28 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
         source: str = "chat",
         language: str | None = None,
     ) -> bool:
-        """Subscribe a chat to `campaigns` (None: everything). True if it was not active before."""
+        """Subscribe a chat to `campaigns` (None: every campaign, new ones too).
+
+        A chat that already receives every one of `campaigns` receives only
+        them from now on; otherwise they are added to what it receives
+        (docs/design-notes.md, "Subscriptions as a user reads them").
+        True if the chat was not active before."""
+        wanted = None if campaigns is None else set(campaigns)
         async with self.engine.begin() as conn:
-            sub_id = await self._subscriber_id(conn, platform, chat_id)
-            was_active = False
-            if sub_id is None:
+            found = (
+                await conn.execute(
+                    select(subscribers.c.id, subscribers.c.active, subscribers.c.everything).where(
+                        *self._chat(platform, chat_id)
+                    )
+                )
+            ).first()
+            if found is None:
                 result = await conn.execute(
                     subscribers.insert().values(
                         platform=platform,
                         **self.ids.columns(platform, chat_id),
                         language=language,
-                        everything=campaigns is None,
+                        everything=wanted is None,
                         active=True,
                         source=source,
                         created_at=now,
@@ -129,75 +143,95 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 )
                 key = result.inserted_primary_key
                 assert key is not None
-                sub_id = int(key[0])
+                await self._set_names(conn, int(key[0]), wanted or set())
+                return True
+            sub_id, was_active, everything = int(found.id), bool(found.active), found.everything
+            await conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == sub_id)
+                .values(active=True, inactive_since=None)
+            )
+            if wanted is None or not was_active:
+                await self._follow(conn, sub_id, everything=wanted is None, names=wanted or set())
             else:
-                was_active = bool(
-                    await conn.scalar(
-                        select(subscribers.c.active).where(subscribers.c.id == sub_id)
-                    )
-                )
-                values: dict[str, Any] = {"active": True, "inactive_since": None}
-                if campaigns is None:
-                    values["everything"] = True
-                elif not was_active:
-                    values["everything"] = False
-                if not was_active:
-                    await conn.execute(
-                        delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
-                    )
-                await conn.execute(
-                    update(subscribers).where(subscribers.c.id == sub_id).values(**values)
-                )
-            if campaigns is not None:
-                await conn.execute(
-                    self._insert(subscriptions)
-                    .values([{"subscriber_id": sub_id, "campaign": c} for c in set(campaigns)])
-                    .on_conflict_do_nothing()
-                )
-            elif campaigns is None:
-                await conn.execute(
-                    delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
-                )
+                await self._follow_also(conn, sub_id, bool(everything), wanted)
             return not was_active
 
-    async def unsubscribe(
-        self, platform: str, chat_id: str, campaigns: Iterable[str], now: float | None = None
+    async def _follow_also(
+        self, conn: AsyncConnection, sub_id: int, everything: bool, wanted: set[str]
     ) -> None:
-        """Stop `campaigns` for a chat subscribed to some campaigns."""
+        """An active chat asks for `wanted`: only them if it had them all, else them too."""
+        names = set(await conn.scalars(self._names_of(sub_id)))
+        # Every campaign but `names`, or only `names`.
+        has_all = not (wanted & names) if everything else wanted <= names
+        if has_all:
+            await self._follow(conn, sub_id, everything=False, names=wanted)
+        elif everything:
+            await self._drop_names(conn, sub_id, wanted)  # dropped ones come back
+        else:
+            await self._set_names(conn, sub_id, wanted - names)
+
+    async def unsubscribe(
+        self,
+        platform: str,
+        chat_id: str,
+        campaigns: Iterable[str],
+        now: float | None = None,
+        *,
+        known: Collection[str] = (),
+    ) -> None:
+        """Stop `campaigns` for an active chat. A chat that followed every
+        campaign follows every one but these, new ones included; a chat left
+        with none of its campaigns (or of the `known` ones, if it followed
+        every campaign but some) stops."""
+        dropped = set(campaigns)
         async with self.engine.begin() as conn:
-            sub_id = await self._subscriber_id(conn, platform, chat_id)
-            if sub_id is None:
-                return
-            await conn.execute(
-                delete(subscriptions).where(
-                    subscriptions.c.subscriber_id == sub_id,
-                    subscriptions.c.campaign.in_(list(campaigns)),
+            found = (
+                await conn.execute(
+                    select(subscribers.c.id, subscribers.c.everything).where(
+                        *self._chat(platform, chat_id), subscribers.c.active
+                    )
                 )
-            )
-            left = await conn.scalar(
-                select(func.count())
-                .select_from(subscriptions)
-                .where(subscriptions.c.subscriber_id == sub_id)
-            )
+            ).first()
+            if found is None:
+                return
+            sub_id = int(found.id)
+            if found.everything:
+                names = set(await conn.scalars(self._names_of(sub_id)))
+                await self._set_names(conn, sub_id, dropped - names)
+                left = bool(set(known) - names - dropped) or not known
+            else:
+                await self._drop_names(conn, sub_id, dropped)
+                left = bool(await conn.scalar(select(self._names_of(sub_id).exists())))
             if not left:
                 await self._retire(conn, [subscribers.c.id == sub_id], now)
 
-    async def set_campaigns_from_everything(
-        self, platform: str, chat_id: str, campaigns: Iterable[str]
+    @staticmethod
+    def _names_of(sub_id: int) -> Any:
+        return select(subscriptions.c.campaign).where(subscriptions.c.subscriber_id == sub_id)
+
+    async def _follow(
+        self, conn: AsyncConnection, sub_id: int, *, everything: bool, names: set[str]
     ) -> None:
-        """Turn 'everything' into an explicit list (for /unsubscribe of one campaign)."""
-        async with self.engine.begin() as conn:
-            sub_id = await self._subscriber_id(conn, platform, chat_id)
-            if sub_id is None:
-                return
-            await conn.execute(
-                update(subscribers).where(subscribers.c.id == sub_id).values(everything=False)
+        """Replace what a chat follows: every campaign but `names`, or only `names`."""
+        await conn.execute(
+            update(subscribers).where(subscribers.c.id == sub_id).values(everything=everything)
+        )
+        await conn.execute(delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id))
+        await self._set_names(conn, sub_id, names)
+
+    async def _set_names(self, conn: AsyncConnection, sub_id: int, names: set[str]) -> None:
+        if names:
+            rows = [{"subscriber_id": sub_id, "campaign": c} for c in sorted(names)]
+            await conn.execute(self._insert(subscriptions).values(rows).on_conflict_do_nothing())
+
+    async def _drop_names(self, conn: AsyncConnection, sub_id: int, names: set[str]) -> None:
+        await conn.execute(
+            delete(subscriptions).where(
+                subscriptions.c.subscriber_id == sub_id,
+                subscriptions.c.campaign.in_(sorted(names)),
             )
-            rows = [{"subscriber_id": sub_id, "campaign": c} for c in set(campaigns)]
-            if rows:
-                await conn.execute(
-                    self._insert(subscriptions).values(rows).on_conflict_do_nothing()
-                )
+        )
 
     async def stop(
         self,
@@ -229,6 +263,13 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                 )
                 await conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
             await conn.execute(delete(outbox).where(*self._outbox_chat(platform, chat_id)))
+        if self.engine.dialect.name == "sqlite":
+            # secure_delete zeroes the rows in the database file, but the
+            # write-ahead log still holds the pages as they were until it is
+            # checkpointed: copy it back and empty it now.
+            async with self.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     async def set_language(self, platform: str, chat_id: str, language: str | None) -> None:
         async with self.engine.begin() as conn:
@@ -299,6 +340,13 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
                         },
                     )
                 )
+            # A configured destination follows every campaign, with no exception.
+            config_ids = select(subscribers.c.id).where(subscribers.c.source == "config")
+            await conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.subscriber_id.in_(config_ids.scalar_subquery())
+                )
+            )
 
     async def drop_subscribers(self) -> int:
         """Delete every subscriber (channel-only mode keeps none)."""
