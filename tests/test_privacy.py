@@ -91,12 +91,12 @@ async def test_sealed_store_works_and_keeps_no_id(database_url: str) -> None:
     try:
         for platform, chat in CHATS:
             await store.subscribe(platform, chat, None, NOW)
-        await store.subscribe("telegram", "555", ["metallist"], NOW)
+        await store.subscribe("telegram", "5550123", ["metallist"], NOW)
         assert await store.enqueue("item:a", "a", "", [], ["telegram", "matrix"], NOW) == 4
         rows = await store.claim("telegram", NOW, 10, 60) + await store.claim("matrix", NOW, 10, 60)
-        assert sorted(r.chat_id for r in rows) == sorted([c for _, c in CHATS] + ["555"])
+        assert sorted(r.chat_id for r in rows) == sorted([c for _, c in CHATS] + ["5550123"])
         await store.mark_sent([(r.id, f"90071992{r.id},90071993{r.id}") for r in rows], NOW)
-        sub = await store.subscription("telegram", "555")
+        sub = await store.subscription("telegram", "5550123")
         assert sub is not None and sub.campaigns == {"metallist"}
         async with store.engine.connect() as conn:
             stored = (await conn.execute(select(outbox.c.chat_id, outbox.c.message_ids))).all()
@@ -109,15 +109,15 @@ async def test_sealed_store_works_and_keeps_no_id(database_url: str) -> None:
             f"90071992{rows[0].id}",
             f"90071993{rows[0].id}",
         )
-        await store.forget("telegram", "555")
-        assert await store.subscription("telegram", "555") is None
+        await store.forget("telegram", "5550123")
+        assert await store.subscription("telegram", "5550123") is None
         await store.move_chat("telegram", "-1001234567890", "-1009999999999")
         assert await store.subscription("telegram", "-1009999999999") is not None
     finally:
         await store.close()
     if database_url.startswith("sqlite"):
         data = sqlite_bytes(database_url)
-        for _, chat in [*CHATS, ("telegram", "555"), ("telegram", "-1009999999999")]:
+        for _, chat in [*CHATS, ("telegram", "5550123"), ("telegram", "-1009999999999")]:
             assert leaks(data, chat) == []
 
 

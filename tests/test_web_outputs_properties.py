@@ -67,6 +67,8 @@ class Balance(HTMLParser):
             self.h1.append("")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return  # `<hr />` arrives as a start and an end; neither opened anything
         if not self.stack or self.stack[-1] != tag:
             self.problems.append(f"</{tag}> closes {self.stack[-1:]}")
         else:
