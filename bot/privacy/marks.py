@@ -115,7 +115,8 @@ def keeping(table: Table) -> Keeping | None:
 
 
 def column_of(table: Table, holds: Holds, protection: Protection) -> Column[Any] | None:
-    """The table's column marked so, if any (one at most: `problems` checks)."""
+    """The table's column marked so, if any (one at most for chats and
+    messages: `problems` checks)."""
     for column, mark in marked_columns(table):
         if mark == Identity(holds, protection):
             return column
@@ -162,7 +163,8 @@ def problems(table: Table) -> list[str]:
     for column, mark in marks:
         if mark not in _HANDLED:
             found.append(f"{table.name}.{column.name}: sealing cannot handle {mark}")
-        if [m for _, m in marks].count(mark) > 1:
+        # Sealing and /forget find a chat's and a message's column by its mark.
+        if mark.holds is not Holds.ADMIN and [m for _, m in marks].count(mark) > 1:
             found.append(f"{table.name}.{column.name}: two columns marked {mark}")
     chats = {m.protection for _, m in marks if m.holds is Holds.CHAT}
     if (Protection.PSEUDONYMISED in chats) != (Protection.SEALED in chats):

@@ -115,7 +115,12 @@ outbox = Table(
     Column("leased_until", Float, nullable=True),
     # Which delivery worker holds the lease: a random token per worker run, so
     # a worker renews, records and gives back only rows that are still its own.
-    Column("claimed_by", String(32), nullable=True),
+    Column(
+        "claimed_by",
+        String(32),
+        nullable=True,
+        info=NotIdentity("a delivery worker's random token").info(),
+    ),
     Column("last_error", String(64), nullable=True),  # an error kind, never message text
     Column("message_ids", Text, nullable=True, info=MESSAGE_IDS),
     Column("created_at", Float, nullable=False),

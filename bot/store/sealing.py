@@ -32,6 +32,7 @@ from bot.privacy.marks import (
     column_of,
     dropped_on_new_key,
     keeping,
+    marked_columns,
     marked_tables,
 )
 from bot.store.database import PG_LOCK_ID, DatabaseError, cannot_open
@@ -146,6 +147,17 @@ async def reseal(
     return done
 
 
+def covered_columns(tables: Sequence[Table]) -> list[Any]:
+    """The columns a key change rewrites, or deletes with their rows."""
+    found: list[Any] = []
+    for table in tables:
+        if dropped_on_new_key(table):
+            found += [column for column, _ in marked_columns(table)]
+        else:
+            found += list(_Codec.of(table).assignments_by_column())
+    return found
+
+
 def scrubbed(tables: Sequence[Table]) -> list[Table]:
     """What is rewritten after sealing: every table it wrote to."""
     return [*tables, adapter_state]
@@ -173,9 +185,13 @@ class _Codec:
         chat = [table.c.platform, self.index, self.box] if self.index is not None else []
         return [table.c.id, *chat, *([self.ids] if self.ids is not None else [])]
 
-    def assignments(self) -> dict[str, Any]:
+    def assignments_by_column(self) -> dict[Any, str]:
+        """Each column rewritten, and the name of its new value."""
         binds = (("new_index", self.index), ("new_box", self.box), ("new_ids", self.ids))
-        return {column.name: bindparam(name) for name, column in binds if column is not None}
+        return {column: name for name, column in binds if column is not None}
+
+    def assignments(self) -> dict[str, Any]:
+        return {c.name: bindparam(name) for c, name in self.assignments_by_column().items()}
 
     def values(self, row: Any, before: Identities, after: Identities) -> dict[str, Any]:
         """The row's new values, by bind name; SealError if the old key fails."""
