@@ -202,7 +202,7 @@ async def test_a_new_marked_table_is_sealed_rotated_scrubbed_and_forgotten(
         ]
         assert tips in scrubbed(tables)
         async with engine.begin() as conn:
-            for statement in forget_statements([*TABLES, tips], ids, "telegram", "7123456789"):
+            for statement in forget_statements(ids, "telegram", "7123456789", [*TABLES, tips]):
                 await conn.execute(statement)
             counts = [
                 await conn.scalar(select(func.count()).select_from(t)) for t in (tips, subscribers)

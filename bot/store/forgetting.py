@@ -15,6 +15,10 @@ from sqlalchemy import Delete, Table, delete, select
 
 from bot.privacy.identities import Identities
 from bot.privacy.marks import Protection, chat_lookup, identity
+from bot.store.schema import metadata
+
+# Every table, in the schema's order: where chats are and what points at them.
+TABLES: tuple[Table, ...] = tuple(metadata.tables.values())
 
 
 def chat_tables(tables: Sequence[Table]) -> list[Table]:
@@ -32,7 +36,7 @@ def _children(table: Table, tables: Sequence[Table]) -> Iterator[tuple[Table, An
 
 
 def forget_statements(
-    tables: Sequence[Table], ids: Identities, platform: str, chat_id: str
+    ids: Identities, platform: str, chat_id: str, tables: Sequence[Table] = TABLES
 ) -> list[Delete]:
     """The DELETEs that remove everything `tables` hold about one chat."""
     statements = []

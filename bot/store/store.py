@@ -21,9 +21,7 @@ from bot.store.followups import FollowupsMixin
 from bot.store.forgetting import forget_statements
 from bot.store.queue import QueueMixin
 from bot.store.rows import Subscription
-from bot.store.schema import metadata, outbox, subscribers, subscriptions
-
-TABLES = tuple(metadata.tables.values())
+from bot.store.schema import outbox, subscribers, subscriptions
 
 
 class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
@@ -226,7 +224,7 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
         """Delete everything stored about a chat: every table the schema marks
         as holding chats, and what points at their rows (bot/store/forgetting.py)."""
         async with self.engine.begin() as conn:
-            for statement in forget_statements(TABLES, self.ids, platform, chat_id):
+            for statement in forget_statements(self.ids, platform, chat_id):
                 await conn.execute(statement)
 
     async def set_language(self, platform: str, chat_id: str, language: str | None) -> None:
