@@ -30,6 +30,11 @@ RULES = [
         "the key, sealing and identity marks are below the store, which uses them; "
         "whole-database sealing is bot/store/sealing.py, the subcommands bot/privacy_cli.py",
     ),
+    Rule(
+        "bot.store",
+        "bot.privacy_cli",
+        "encrypt, rotate-key and decrypt are commands above the store, built on it",
+    ),
 ]
 
 
