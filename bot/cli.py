@@ -28,14 +28,14 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import texts
 from bot.logs import setup_logging
 from bot.pickets.ics import calendar_bytes
-from bot.privacy.cli import add_commands as add_privacy_commands
-from bot.privacy.encryption import check_key, stored_check
+from bot.privacy_cli import add_commands as add_privacy_commands
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
 from bot.status import status_text
 from bot.store import DatabaseError, PrefixedState, Store, open_store
 from bot.store.database import make_engine, sqlite_file
+from bot.store.sealing import check_key, stored_check
 from bot.web.mirror import MirrorError, publish
 from bot.web.server import WebStartError
 from bot.web.site import Site, saved_follow

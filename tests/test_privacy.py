@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.privacy.cli import NO_KEY_ARGUMENT
-from bot.privacy.encryption import reseal
 from bot.privacy.keys import Keyring, SealError, new_key, read_key
+from bot.privacy_cli import NO_KEY_ARGUMENT
 from bot.store import DatabaseError, Store, open_store
 from bot.store.database import make_engine
 from bot.store.schema import outbox, subscribers
+from bot.store.sealing import reseal
 from tests.conftest import make_config
 from tests.recording import RecordingAdapter
 from tests.test_delivery import news, subprocess_env

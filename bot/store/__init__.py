@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from bot.privacy.encryption import Progress, check_key, reseal, stored_check
 from bot.privacy.identities import Identities
 from bot.privacy.keys import Keyring
 from bot.store.database import (
@@ -19,6 +18,7 @@ from bot.store.database import (
 )
 from bot.store.drafts import Draft, DraftAction
 from bot.store.rows import OutboxRow, Retry, RowKind, Subscription
+from bot.store.sealing import Progress, check_key, reseal, stored_check
 from bot.store.store import Store
 
 __all__ = [

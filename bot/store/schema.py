@@ -25,7 +25,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.privacy.marks import Holds, Identity, Keeping, NotIdentity, Protection
+
 metadata = MetaData()
+
+# The identity marks (bot/privacy/marks.py): every column holding a chat,
+# room, user or message id, or anything derived from one, carries one, and
+# sealing, key rotation, scrubbing, /forget and retention take their lists
+# from them. A table holding one says how its rows leave (`Keeping`).
+CHAT_INDEX = Identity(Holds.CHAT, Protection.PSEUDONYMISED).info()
+CHAT_BOX = Identity(Holds.CHAT, Protection.SEALED).info()
+MESSAGE_IDS = Identity(Holds.MESSAGES, Protection.SEALED).info()
+ADMIN_HASH = Identity(Holds.ADMIN, Protection.PSEUDONYMISED).info()
 
 # The outbox states the claims' partial indexes hold, as SQL. A query uses such
 # an index only if it names the state as this same literal, never as a bound
@@ -40,8 +51,8 @@ subscribers = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("platform", String(16), nullable=False),
-    Column("chat_id", String(255), nullable=False),
-    Column("chat_box", Text, nullable=True),
+    Column("chat_id", String(255), nullable=False, info=CHAT_INDEX),
+    Column("chat_box", Text, nullable=True, info=CHAT_BOX),
     Column("language", String(8), nullable=True),
     # Follows every campaign, new ones too (the default after /start), but
     # those in `subscriptions`; when false, only those in `subscriptions`.
@@ -53,6 +64,9 @@ subscribers = Table(
     # When it stopped; deleted privacy.keep_inactive_subscribers later.
     Column("inactive_since", Float, nullable=True),
     UniqueConstraint("platform", "chat_id", name="uq_subscribers_chat"),
+    info=Keeping(
+        rows="chats", purge="purge_inactive", kept="privacy.keep_inactive_subscribers"
+    ).info(),
 )
 
 subscriptions = Table(
@@ -63,6 +77,7 @@ subscriptions = Table(
         Integer,
         ForeignKey("subscribers.id", ondelete="CASCADE"),
         primary_key=True,
+        info=NotIdentity("a subscribers row's id; deleted with it").info(),
     ),
     Column("campaign", String(64), primary_key=True),
 )
@@ -85,10 +100,15 @@ outbox = Table(
     # edits and notices: the revision they were written for.
     Column("revision", String(16), nullable=True),
     # Edits, notices and deletions: the row whose messages they act on.
-    Column("target_id", BigInteger().with_variant(Integer, "sqlite"), nullable=True),
+    Column(
+        "target_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        nullable=True,
+        info=NotIdentity("an outbox row's id").info(),
+    ),
     Column("platform", String(16), nullable=False),
-    Column("chat_id", String(255), nullable=False),
-    Column("chat_box", Text, nullable=True),
+    Column("chat_id", String(255), nullable=False, info=CHAT_INDEX),
+    Column("chat_box", Text, nullable=True, info=CHAT_BOX),
     Column("language", String(8), nullable=True),
     Column("state", String(8), nullable=False),  # queued | sending | sent | failed | halted
     Column("attempts", Integer, nullable=False, default=0),
@@ -96,9 +116,14 @@ outbox = Table(
     Column("leased_until", Float, nullable=True),
     # Which delivery worker holds the lease: a random token per worker run, so
     # a worker renews, records and gives back only rows that are still its own.
-    Column("claimed_by", String(32), nullable=True),
+    Column(
+        "claimed_by",
+        String(32),
+        nullable=True,
+        info=NotIdentity("a delivery worker's random token").info(),
+    ),
     Column("last_error", String(64), nullable=True),  # an error kind, never message text
-    Column("message_ids", Text, nullable=True),  # sealed with a privacy key
+    Column("message_ids", Text, nullable=True, info=MESSAGE_IDS),
     Column("created_at", Float, nullable=False),
     Column("done_at", Float, nullable=True),
     # The item first, so the key also serves every lookup by item (a withdrawal,
@@ -119,6 +144,9 @@ outbox = Table(
         )
         for state, where in STATE_IS.items()
     ),
+    info=Keeping(
+        rows="delivery records", purge="purge_done", kept="privacy.keep_delivery_records"
+    ).info(),
 )
 
 # Messages already fanned out (items and reminders): the dispatcher's memory.
@@ -128,7 +156,7 @@ broadcasts = Table(
     Column("message_key", String(200), primary_key=True),
     Column("item_id", String(128), nullable=False),
     Column("enqueued_at", Float, nullable=False),
-    Column("recipients", Integer, nullable=False),
+    Column("recipients", Integer, nullable=False, info=NotIdentity("a count, no chat").info()),
 )
 
 # Small values an adapter keeps across restarts (the Matrix sync token).
@@ -150,11 +178,15 @@ drafts = Table(
     Column("item_id", String(128), nullable=True),  # what /edit and /withdraw act on
     Column("title", String(200), nullable=False),
     Column("text", Text, nullable=False),  # the whole update file it writes
-    Column("owner", String(64), nullable=False),
-    Column("approvers", Text, nullable=False, default=""),  # comma-separated hashes
+    Column("owner", String(64), nullable=False, info=ADMIN_HASH),
+    # Comma-separated hashes.
+    Column("approvers", Text, nullable=False, default="", info=ADMIN_HASH),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("based_on", String(32), nullable=True),
+    info=Keeping(
+        rows="drafts", purge="drop_expired_drafts", kept="publishing.drafts_expire"
+    ).info(),
 )
 
 

@@ -18,6 +18,7 @@ from bot.store.database import release_postgres_lock
 from bot.store.drafts import DraftsMixin
 from bot.store.fanout import FanoutMixin
 from bot.store.followups import FollowupsMixin
+from bot.store.forgetting import forget_statements
 from bot.store.queue import QueueMixin
 from bot.store.rows import Subscription
 from bot.store.schema import outbox, subscribers, subscriptions
@@ -254,15 +255,11 @@ class Store(FanoutMixin, FollowupsMixin, QueueMixin, DraftsMixin):
             )
 
     async def forget(self, platform: str, chat_id: str) -> None:
-        """Delete everything stored about a chat."""
+        """Delete everything stored about a chat: every table the schema marks
+        as holding chats, and what points at their rows (bot/store/forgetting.py)."""
         async with self.engine.begin() as conn:
-            sub_id = await self._subscriber_id(conn, platform, chat_id)
-            if sub_id is not None:
-                await conn.execute(
-                    delete(subscriptions).where(subscriptions.c.subscriber_id == sub_id)
-                )
-                await conn.execute(delete(subscribers).where(subscribers.c.id == sub_id))
-            await conn.execute(delete(outbox).where(*self._outbox_chat(platform, chat_id)))
+            for statement in forget_statements(self.ids, platform, chat_id):
+                await conn.execute(statement)
         if self.engine.dialect.name == "sqlite":
             # secure_delete zeroes the rows in the database file, but the
             # write-ahead log still holds the pages as they were until it is

@@ -3,7 +3,7 @@
 Each of the last three holds the database's lock (`<database>.lock` for
 SQLite, an advisory lock on PostgreSQL; a running bot holds it too, so they
 refuse to run beside one) and changes the whole database in
-one transaction (bot/privacy/encryption.py).
+one transaction (bot/store/sealing.py).
 
 `rotate-key` takes the new key from $STRIKEWIRE_NEW_KEY or standard input,
 never from its arguments: those are in the process list and shell history.
@@ -19,7 +19,6 @@ import sys
 from collections.abc import Callable
 
 from bot.config import Config
-from bot.privacy.encryption import Resealed, check_key, reseal, stored_check
 from bot.privacy.keys import Keyring, new_key, read_key
 from bot.store import DatabaseError, open_store
 from bot.store.database import (
@@ -29,6 +28,7 @@ from bot.store.database import (
     sqlite_file,
 )
 from bot.store.owner import DatabaseOwner
+from bot.store.sealing import Resealed, check_key, reseal, stored_check
 
 LoadConfig = Callable[[argparse.Namespace], Config]
 NEW_KEY_VARIABLE = "STRIKEWIRE_NEW_KEY"
@@ -51,6 +51,9 @@ def _summary(done: Resealed | None, verb: str) -> str:
     if done is None:
         return "nothing to do: the database already is as asked"
     text = f"{verb} {done.chats} chat(s) and {done.records} delivery record(s)"
+    for table, rows in done.sealed.items():
+        if table not in ("subscribers", "outbox"):
+            text += f", {rows} {table} row(s)"
     if done.drafts:
         text += f"; {done.drafts} unpublished draft(s) dropped (their owners were keyed)"
     return text
