@@ -21,9 +21,10 @@ from bot.config import Config
 from bot.content.catalog import Catalog, Changes
 from bot.content.watcher import watch_updates
 from bot.delivery.composers import ItemComposers, compose
-from bot.delivery.dispatcher import Dispatcher, item_key
+from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.worker import Action, Backoff, Composer, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
+from bot.keys import MessageKey
 from bot.logs import key_pseudonyms
 from bot.pickets.scheduler import PicketScheduler
 from bot.problems import Problem
@@ -384,7 +385,7 @@ class App:
         """A change to an item whose delivery records are gone reaches nobody: say so."""
         too_old = []
         for item_id in (*changes.changed, *changes.withdrawn):
-            key = item_key(item_id)
+            key = str(MessageKey.broadcast(item_id))
             if await self.store.was_broadcast(key) and not await self.store.has_rows(item_id, key):
                 too_old.append(item_id)
         if not too_old:

@@ -42,6 +42,7 @@ from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
 from bot.adapters.matrix_session import client_config, open_session
 from bot.config import MatrixConfig
 from bot.logs import pseudonym
+from bot.platforms import Platform
 from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ READY_WAIT_S = 30.0
 class MatrixAdapter:
     """Matrix for the core: `start`, `stop`, `send` (see base.Adapter)."""
 
-    platform = "matrix"
+    platform = Platform.MATRIX
 
     def __init__(self, config: MatrixConfig, *, store_path: Path, state: KeyValue) -> None:
         self.max_in_flight = config.max_in_flight
@@ -338,7 +339,7 @@ class MatrixAdapter:
         self._pending_joins.pop(room_id, None)
         log.info("matrix: the bot is out of %s; unsubscribing it", pseudonym(room_id))
         if self._on_chat_gone is not None:
-            await _logged(self._on_chat_gone("matrix", room_id), "on_chat_gone")
+            await _logged(self._on_chat_gone(Platform.MATRIX, room_id), "on_chat_gone")
 
     # Commands
 

@@ -44,6 +44,7 @@ from bot.adapters.matrix_rules import (
 )
 from bot.config import MatrixConfig
 from bot.logs import pseudonym
+from bot.platforms import Platform
 
 log = logging.getLogger(__name__)
 # How long an undecryptable message waits for its room key before it is dropped.
@@ -230,7 +231,7 @@ class Inbox:
             admins=self._config.admins,
         )
         return Incoming(
-            platform="matrix",
+            platform=Platform.MATRIX,
             chat_id=room.room_id,
             chat_kind=chat_kind(room.member_count),
             text=text,

@@ -50,6 +50,7 @@ from bot.adapters.telegram_send import TelegramSender, chat_ref
 from bot.chat.commands import menu
 from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES
+from bot.platforms import Platform
 from bot.quiet_http import QuietRunner
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def file_url(base_url: str) -> str | None:
 
 
 class TelegramAdapter:
-    platform = "telegram"
+    platform = Platform.TELEGRAM
     # Outstanding sends: plenty for 30/s. Paid broadcasts get four times as
     # many: each send holds its slot for the Bot API's latency plus the
     # delivery worker's turn-around (recording outcomes, claiming rows: about

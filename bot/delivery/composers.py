@@ -19,6 +19,7 @@ from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.delivery.worker import Action, Composer, Edit, Send, TakeBack, Unsendable
 from bot.i18n import Texts
+from bot.keys import MessageKey, RowKind
 from bot.render.compose import (
     as_read,
     correction_notice,
@@ -27,7 +28,7 @@ from bot.render.compose import (
     untranslated,
     withdrawn_text,
 )
-from bot.store import OutboxRow, RowKind, Store
+from bot.store import OutboxRow, Store
 
 # Composed broadcasts kept (items x languages x correction days).
 SENDS_CACHED = 256
@@ -112,8 +113,8 @@ class ItemComposers:
             # Overtaken by a later change: that change's own notice goes out if
             # this chat has one; if not (its edit already showed the latest
             # text), this notice goes out, saying what the latest correction is.
-            newer = f"{RowKind.NOTICE}:{row.item_id}:{current}"
-            if await self.store.has_row(row.item_id, newer, row.platform, row.chat_id):
+            newer = MessageKey.followup(RowKind.NOTICE, row.item_id, current)
+            if await self.store.has_row(row.item_id, str(newer), row.platform, row.chat_id):
                 raise Unsendable("superseded")
         ids, _ = await self._standing(row)
         text = correction_notice(item, t)
