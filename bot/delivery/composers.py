@@ -10,7 +10,6 @@ Reminders and picket-moved notices are the scheduler's (bot/pickets/scheduler.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 
 from bot.adapters.base import Outgoing
@@ -47,7 +46,8 @@ class ItemComposers:
         # reloaded file (a new Item) is composed afresh.
         self._sends: dict[tuple[str, str | None, date | None], tuple[Item, Send]] = {}
 
-    def table(self) -> dict[RowKind, Composer]:
+    def composers(self) -> dict[RowKind, Composer]:
+        """The row kinds composed here (bot/delivery/registry.py joins them)."""
         return {
             RowKind.BROADCAST: self.broadcast,
             RowKind.EDIT: self.edit,
@@ -129,10 +129,3 @@ class ItemComposers:
         note = Outgoing(withdrawn_text(local, t))
         assert row.target_id is not None
         return TakeBack(ids, item.withdrawn or "", note, row.target_id)
-
-
-async def compose(table: Mapping[RowKind, Composer], row: OutboxRow) -> Action:
-    composer = table.get(row.kind)
-    if composer is None:
-        raise Unsendable("unknown-kind")
-    return await composer(row)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, MutableSequence, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -35,8 +35,6 @@ from bot.supervisor import Supervisor
 log = logging.getLogger(__name__)
 
 SEEN_PREFIX = "reminders:seen:"
-
-ReloadHook = Callable[[Changes], Awaitable[None]]
 
 
 class PicketScheduler:
@@ -66,15 +64,10 @@ class PicketScheduler:
         self._seen: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
 
-    def install(
-        self,
-        composers: MutableMapping[RowKind, Composer],
-        reload_hooks: MutableSequence[ReloadHook],
-    ) -> None:
-        """Register the reminder texts and the reload hook with the App."""
-        composers[RowKind.REMINDER] = self.compose_reminder
-        composers[RowKind.MOVED] = self.compose_changed
-        reload_hooks.append(self.on_reload)
+    def composers(self) -> dict[RowKind, Composer]:
+        """The row kinds composed here (bot/delivery/registry.py joins them);
+        `on_reload` is the App's reload hook."""
+        return {RowKind.REMINDER: self.compose_reminder, RowKind.MOVED: self.compose_changed}
 
     async def start(self) -> None:
         self._scheduler.start()

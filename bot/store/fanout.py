@@ -71,6 +71,11 @@ class FanoutMixin:
     fixed_audience: list[tuple[str, str, str | None]] | None
     _insert: Any
 
+    def fix_audience(self, destinations: Sequence[tuple[str, str, str | None]]) -> None:
+        """Channel-only mode: every fan-out goes to these (platform, chat,
+        language) destinations, and no subscriber is read."""
+        self.fixed_audience = list(destinations)
+
     async def enqueue(
         self,
         message_key: str,
