@@ -333,9 +333,8 @@ class TelegramAdapter:
                 self._chat_locks[got.chat_id] = (lock, users - 1)
 
     async def _document(self, got: Received, file: FileRef) -> Document:
-        """The document, downloaded only for an admin in a private chat and only
-        when small enough; without content if the download failed (logged):
-        the admin is told to send it again."""
+        """The document, downloaded only for an admin in a private chat and only when small enough;
+        without content if the download failed (logged): the admin is told to send it again."""
         size = file.size
         wanted = got.chat_kind is ChatKind.PRIVATE and got.user_id in self._admins
         if not wanted or (size is not None and size > MAX_DOCUMENT_BYTES):

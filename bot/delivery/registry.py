@@ -48,7 +48,7 @@ class Composers(Mapping[RowKind, Composer]):
             for kind, composer in party.composers().items():
                 if kind in table:
                     raise RegistrationError(
-                        f"row kind {kind!r} has two composers ({owners[kind]} and {name})"
+                        f"row kind {str(kind)!r} has two composers ({owners[kind]} and {name})"
                     )
                 table[kind] = composer
                 owners[kind] = name
@@ -66,7 +66,7 @@ class Composers(Mapping[RowKind, Composer]):
     def __setitem__(self, kind: RowKind, composer: Composer) -> None:
         """Replace a kind's composer (tests wrap one); no kind is added or removed."""
         if kind not in self._table:
-            raise RegistrationError(f"{kind!r} is not a row kind")
+            raise RegistrationError(f"{str(kind)!r} is not a row kind")
         self._table[kind] = composer
 
     def __iter__(self) -> Iterator[RowKind]:
