@@ -82,10 +82,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
 
+from bot.keys import MessageKey
 from bot.privacy.keys import Keyring, new_key, read_key
 from bot.store import DatabaseError, OutboxRow, Store, Subscription, open_store
 from bot.store.database import make_engine
-from bot.store.followups import item_key
 from bot.store.schema import outbox, subscribers, subscriptions
 
 BIN = Path(sys.executable).parent
@@ -202,7 +202,9 @@ async def build(url: str, chats: Sequence[Chat]) -> float:
             [c for c in chats if not c.destination],
             lambda c: store.subscribe(c.platform, c.chat_id, c.campaigns, now, language=c.language),
         )
-        written = await store.enqueue(item_key(ITEM), ITEM, "", [CAMPAIGN], PLATFORMS, now)
+        written = await store.enqueue(
+            str(MessageKey.broadcast(ITEM)), ITEM, "", [CAMPAIGN], PLATFORMS, now
+        )
         if written != len(chats):
             raise SystemExit(f"bench: the broadcast reached {written} of {len(chats)} chats")
         by_chat = {(c.platform, c.chat_id): c for c in chats}
@@ -547,7 +549,9 @@ async def verify(url: str, keyring: Keyring, plain: Snapshot) -> Verified:
 
         # The sealed ids open: a new broadcast reaches exactly the active chats.
         now = time.time()
-        await store.enqueue(item_key(CHECK_ITEM), CHECK_ITEM, "", [CAMPAIGN], PLATFORMS, now)
+        await store.enqueue(
+            str(MessageKey.broadcast(CHECK_ITEM)), CHECK_ITEM, "", [CAMPAIGN], PLATFORMS, now
+        )
         fanned = {(r.platform, r.chat_id): r.language for r in await claim_all(store, now)}
         wanted = {k: s.language for k, s in plain.subscriptions.items() if s.active}
         _mismatch(
@@ -580,11 +584,11 @@ async def verify(url: str, keyring: Keyring, plain: Snapshot) -> Verified:
         async with store.engine.begin() as conn:
             await conn.execute(
                 text("DELETE FROM outbox WHERE message_key = :key OR kind = 'delete'"),
-                {"key": item_key(CHECK_ITEM)},
+                {"key": str(MessageKey.broadcast(CHECK_ITEM))},
             )
             await conn.execute(
                 text("DELETE FROM broadcasts WHERE message_key = :key"),
-                {"key": item_key(CHECK_ITEM)},
+                {"key": str(MessageKey.broadcast(CHECK_ITEM))},
             )
     finally:
         await store.close()

@@ -47,6 +47,7 @@ from sqlalchemy import text
 from bot.adapters.base import ChatGoneHandler, CommandHandler, Outgoing
 from bot.clock import SystemClock
 from bot.delivery.worker import Action, DeliveryWorker, Send
+from bot.platforms import Platform
 from bot.store import OutboxRow, Store, open_store
 
 # The issue's "1,000,000 rows in under 10 s", read against the floor in the
@@ -87,7 +88,7 @@ SEED_SUBSCRIPTIONS = """
 
 
 class NoopAdapter:
-    platform = "telegram"
+    platform = Platform.TELEGRAM
     max_in_flight = 500
 
     def __init__(self) -> None:

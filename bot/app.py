@@ -1,7 +1,10 @@
 """Wiring: config, catalog, store, dispatcher, workers, adapters and watcher.
 
 No globals: `App` builds every part from the config and passes them to each
-other, so tests can build one with a fake clock or their own adapters.
+other, so tests can build one with a fake clock or their own adapters. What
+is registered with the core (row kinds, their composers, reload hooks) is
+joined once in `_build_core` and checked there (bot/delivery/registry.py);
+admin reports are bot/admins.py's, the periodic check bot/ticker.py's.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
-from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
+from bot.adapters.base import Adapter, Incoming, Outgoing
+from bot.adapters.configured import build_adapters
 from bot.adapters.console import ConsoleAdapter
+from bot.admins import AdminReports
 from bot.chat import answers
 from bot.chat.commands import Commands
 from bot.chat.publishing import Desk
@@ -20,55 +25,26 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.catalog import Catalog, Changes
 from bot.content.watcher import watch_updates
-from bot.delivery.composers import ItemComposers, compose
-from bot.delivery.dispatcher import Dispatcher, item_key
-from bot.delivery.worker import Action, Backoff, Composer, DeliveryWorker
+from bot.delivery.composers import ItemComposers
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.registry import Composers, ReloadHooks
+from bot.delivery.worker import Action, Backoff, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
-from bot.logs import key_pseudonyms
 from bot.pickets.scheduler import PicketScheduler
-from bot.problems import Problem
+from bot.platforms import Platform
 from bot.status import status_text
-from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
+from bot.store import OutboxRow, PrefixedState, Store, open_store
 from bot.store.database import sqlite_file
 from bot.store.owner import DatabaseOwner
 from bot.supervisor import Supervisor
+from bot.ticker import Ticker, forget_old
 from bot.web.metrics import Metrics
 from bot.web.server import WebServer
 from bot.web.site import Site, save_follow
 
 log = logging.getLogger(__name__)
 
-ReloadHook = Callable[[Changes], Awaitable[None]]
-
-# After a file changed, follow-ups are looked for this often, for this long.
-FOLLOW_UP_EVERY = 2.0
-FOLLOW_UP_FOR = 60.0
-
-
-def build_adapters(config: Config, store: Store) -> list[Adapter]:
-    """The adapters the config asks for; the console when it asks for none."""
-    adapters: list[Adapter] = []
-    if config.telegram is not None:
-        from bot.adapters.telegram import TelegramAdapter
-
-        adapters.append(
-            TelegramAdapter(
-                config.telegram,
-                default_language=config.language,
-                channel_only=not config.privacy.subscriptions,
-            )
-        )
-    if config.matrix is not None:
-        from bot.adapters.matrix import MatrixAdapter
-
-        store_path = config.matrix_store_path
-        assert store_path is not None
-        adapters.append(
-            MatrixAdapter(
-                config.matrix, store_path=store_path, state=PrefixedState(store, "matrix")
-            )
-        )
-    return adapters or [ConsoleAdapter()]
+__all__ = ["App", "build_adapters"]
 
 
 class App:
@@ -91,18 +67,18 @@ class App:
         self.catalog = Catalog(
             config.updates_path, config.zone, config.language, config.broadcast.max_parts
         )
-        # One composer per kind of outbox row.
-        self.composers: dict[RowKind, Composer] = {}
-        self.reload_hooks: list[ReloadHook] = []
+        # One composer per kind of outbox row, and the reload hooks: built
+        # once in start (bot/delivery/registry.py).
+        self._composers: Composers | None = None
+        self.reload_hooks: ReloadHooks = ()
         self.adapters: list[Adapter] = []
         self.workers: dict[str, DeliveryWorker] = {}
         self._stop = asyncio.Event()
         # Every background task (ticker, watcher, delivery loops, reminder checks).
         self.tasks = Supervisor()
-        self._reported: set[Problem] = set()
-        self._changed_until = 0.0
+        self._admins: AdminReports | None = None
         self._owner: DatabaseOwner | None = None
-        self._poke = asyncio.Event()  # wakes the ticker: stopping, or a file changed
+        self._ticker: Ticker | None = None
         self._reloading = asyncio.Lock()
         self._store: Store | None = None
         self._commands: Commands | None = None
@@ -128,6 +104,16 @@ class App:
         return self._dispatcher
 
     @property
+    def composers(self) -> Composers:
+        assert self._composers is not None, "App.start() first"
+        return self._composers
+
+    @property
+    def admins(self) -> AdminReports:
+        assert self._admins is not None, "App.start() first"
+        return self._admins
+
+    @property
     def console(self) -> ConsoleAdapter | None:
         return next((a for a in self.adapters if isinstance(a, ConsoleAdapter)), None)
 
@@ -145,7 +131,7 @@ class App:
         await self._start_adapters(platforms)
         await self._start_web()
         self._start_background()
-        await self._report_problems()
+        await self.admins.problems()
         log.info(
             "started platforms=%s items=%d invalid=%d",
             ",".join(platforms),
@@ -161,8 +147,6 @@ class App:
             self._owner = DatabaseOwner(database_file)
             self._owner.acquire()
         privacy = self.config.privacy
-        if privacy.keyring is not None:
-            key_pseudonyms(privacy.keyring.logs)
         self._store = await open_store(
             url, privacy.keyring, keep_inactive=privacy.keep_inactive_subscribers, progress=log.info
         )
@@ -173,10 +157,11 @@ class App:
         for problem in self.catalog.problems:
             log.warning("invalid update %s", problem.format())
 
-    async def _choose_adapters(self) -> list[str]:
+    async def _choose_adapters(self) -> list[Platform]:
         """The adapters, and the audience they have: stored subscribers or,
         channel-only, the configured destinations. Returns the platforms."""
         self.adapters = self._given_adapters or build_adapters(self.config, self.store)
+        self._admins = AdminReports(self.config, self.adapters, self.store, self.catalog)
         platforms = [a.platform for a in self.adapters]
         destinations: list[tuple[str, str, str | None]] = [
             (d.platform, d.chat, d.language)
@@ -188,15 +173,16 @@ class App:
         else:
             # Channel-only: broadcasts go to the configured destinations, and
             # no chat, not even a destination, is kept in the database.
-            self.store.fixed_audience = destinations
+            self.store.fix_audience(destinations)
             dropped = await self.store.drop_subscribers()
             if dropped:
                 log.warning("channel-only: deleted %d stored subscriber(s)", dropped)
-        await self._forget_old()
+        await forget_old(self.store, self.config, self.clock)
         return platforms
 
-    async def _build_core(self, platforms: list[str]) -> None:
-        """The dispatcher, the composers of update rows, and the commands."""
+    async def _build_core(self, platforms: list[Platform]) -> None:
+        """The dispatcher, the scheduler (not started), every row kind's
+        composer (a kind without one fails the start here), and the commands."""
         self._dispatcher = Dispatcher(
             self.store,
             platforms,
@@ -204,7 +190,18 @@ class App:
             self.config.privacy.keep_delivery_records,
             self.config.language,
         )
-        self.composers.update(ItemComposers(self.catalog, self.store, self.clock).table())
+        self.scheduler = PicketScheduler(
+            self.catalog,
+            self.store,
+            self.dispatcher,
+            self.clock,
+            self.config.reminders.default,
+            wake=self.wake_workers,
+            tasks=self.tasks,
+        )
+        items = ItemComposers(self.catalog, self.store, self.clock)
+        self._composers = Composers(items, self.scheduler)
+        self.reload_hooks = (self.scheduler.on_reload,)
         keyring = self.config.privacy.keyring
         owner_key = (
             keyring.publishing
@@ -224,7 +221,7 @@ class App:
                 platforms=platforms,
                 dispatcher=self.dispatcher,
                 reload=self.reload,
-                tell_admins=self._tell_admins,
+                tell_admins=self.admins.tell,
                 key=owner_key,
                 max_age=self.config.broadcast.max_age,
             ),
@@ -248,20 +245,11 @@ class App:
             )
 
     async def _start_scheduler(self) -> None:
-        """Picket reminders: their composers, their reload hook, their jobs."""
-        self.scheduler = PicketScheduler(
-            self.catalog,
-            self.store,
-            self.dispatcher,
-            self.clock,
-            self.config.reminders.default,
-            wake=self.wake_workers,
-            tasks=self.tasks,
-        )
-        self.scheduler.install(self.composers, self.reload_hooks)
+        """Picket reminders: their jobs, and what is due now."""
+        assert self.scheduler is not None
         await self.scheduler.start()
 
-    async def _start_adapters(self, platforms: list[str]) -> None:
+    async def _start_adapters(self, platforms: list[Platform]) -> None:
         """Adapters, then the workers: an adapter can send once it has
         started, so only then may a worker claim."""
         for adapter in self.adapters:
@@ -272,7 +260,8 @@ class App:
 
     def _start_background(self) -> None:
         """The periodic check (broadcasts, follow-ups, retention) and the watcher."""
-        self.tasks.start("ticker", self._ticker, restart=True)
+        self._ticker = Ticker(self.tick, self.store, self.config, self.clock, self._stop)
+        self.tasks.start("ticker", self._ticker.run, restart=True)
         if self.watch:
             self.tasks.start("watcher", self._watch, restart=True)
 
@@ -309,7 +298,7 @@ class App:
         log.info("chat gone platform=%s; unsubscribed", platform)
 
     async def compose(self, row: OutboxRow) -> Action:
-        return await compose(self.composers, row)
+        return await self.composers.compose(row)
 
     async def tick(self) -> None:
         """Broadcast what became due and follow up what changed since it was
@@ -324,36 +313,6 @@ class App:
         for worker in self.workers.values():
             worker.wake()
 
-    async def _ticker(self) -> None:
-        every = self.config.broadcast.check_every.total_seconds()
-        loop = asyncio.get_running_loop()
-        while not self._stop.is_set():
-            # Soon after a change, look often: a row that was in flight with the
-            # old text when the file changed needs its edit once it is recorded.
-            soon = loop.time() < self._changed_until
-            self._poke.clear()
-            try:
-                await asyncio.wait_for(
-                    self._poke.wait(), timeout=min(every, FOLLOW_UP_EVERY) if soon else every
-                )
-                continue  # stopping, or a change: wait again with the right timeout
-            except TimeoutError:
-                pass
-            if self._stop.is_set():
-                return
-            try:
-                await self.tick()
-                await self._forget_old()
-                await self.store.drop_expired_drafts(self.clock.now().timestamp())
-            except Exception:
-                log.exception("periodic check failed")
-
-    async def _forget_old(self) -> None:
-        """Retention (privacy.keep_*): delivery records and stopped chats past it."""
-        keep = self.config.privacy.keep_delivery_records
-        await self.store.purge_done((self.clock.now() - keep).timestamp())
-        await self.store.purge_inactive()
-
     async def reload(self) -> Changes:
         """Read `updates/` again, broadcast what is new, report what is broken."""
         # The watcher and /publish both reload: one at a time, so each sees
@@ -363,9 +322,8 @@ class App:
 
     async def _reload(self) -> Changes:
         changes = await self.catalog.reload_async()
-        if changes.changed or changes.withdrawn:
-            self._changed_until = asyncio.get_running_loop().time() + FOLLOW_UP_FOR
-            self._poke.set()
+        if (changes.changed or changes.withdrawn) and self._ticker is not None:
+            self._ticker.changed()
         if changes:
             log.info(
                 "reloaded added=%d changed=%d removed=%d",
@@ -376,80 +334,15 @@ class App:
         for hook in self.reload_hooks:
             await hook(changes)
         await self.tick()
-        await self._report_problems()
-        await self._report_too_old(changes)
+        await self.admins.problems()
+        await self.admins.too_old(changes)
         return changes
-
-    async def _report_too_old(self, changes: Changes) -> None:
-        """A change to an item whose delivery records are gone reaches nobody: say so."""
-        too_old = []
-        for item_id in (*changes.changed, *changes.withdrawn):
-            key = item_key(item_id)
-            if await self.store.was_broadcast(key) and not await self.store.has_rows(item_id, key):
-                too_old.append(item_id)
-        if not too_old:
-            return
-        days = self.config.privacy.keep_delivery_records.days
-        for item_id in too_old:
-            log.warning("correction too old to edit item=%s", item_id)
-        t = texts(self.config.language)
-        text = (
-            answers.bold(t.md("Too old to edit:"))
-            + " "
-            + t.nmd(
-                "{items}. Delivery records are kept {count} day, so the messages already sent "
-                "cannot be corrected or withdrawn; publish a new update instead.",
-                "{items}. Delivery records are kept {count} days, so the messages already sent "
-                "cannot be corrected or withdrawn; publish a new update instead.",
-                days,
-                items=", ".join(too_old),
-            )
-        )
-        await self._tell_admins(text)
 
     async def _reload_quietly(self) -> None:
         await self.reload()
 
     async def _watch(self) -> None:
         await watch_updates(self.config.updates_path, self._reload_quietly, self._stop, self.settle)
-
-    async def _report_problems(self) -> None:
-        """Tell the admins about files that became invalid (each problem once)."""
-        # Warnings too (a name the folder reader skips, a link to nothing).
-        current = set(self.catalog.problems) | set(self.catalog.warnings)
-        new = sorted(current - self._reported, key=lambda p: (str(p.path), p.line))
-        self._reported = current
-        if not new:
-            return
-        for problem in new:
-            log.warning("invalid update %s", problem.format())
-        t = texts(self.config.language)
-        heading = answers.bold(t.md("Update files that were not published:"))
-        text = heading + "\n\n" + "\n".join(f"- `{p.format()}`" for p in new)
-        await self._tell_admins(text)
-
-    async def _tell_admins(self, text: str, but: tuple[str, str] | None = None) -> None:
-        """Send `text` to every admin chat (but the one at `but`: platform, chat)."""
-        for adapter, chat_id in self._admin_chats():
-            if (adapter.platform, chat_id) == but:
-                continue
-            try:
-                await adapter.send(chat_id, Outgoing(text))
-            except SendError as exc:
-                log.warning("admin report failed platform=%s error=%s", adapter.platform, exc.kind)
-
-    def _admin_chats(self) -> list[tuple[Adapter, str]]:
-        chats: list[tuple[Adapter, str]] = []
-        for adapter in self.adapters:
-            if adapter.platform == "console":
-                chats.append((adapter, "local"))
-            elif adapter.platform == "telegram" and self.config.telegram is not None:
-                # A Telegram user's private chat has the user's id.
-                chats += [(adapter, str(a)) for a in self.config.telegram.admins]
-            chats += [
-                (adapter, r.chat) for r in self.config.reports if r.platform == adapter.platform
-            ]
-        return chats
 
     async def status(self, t: Texts | None = None) -> str:
         return await status_text(self.store, self.catalog, t or texts(self.config.language))
@@ -469,7 +362,8 @@ class App:
         """Stop receiving, let in-flight sends finish, record every outcome,
         give back what was not sent, then close the store."""
         self._stop.set()
-        self._poke.set()
+        if self._ticker is not None:
+            self._ticker.wake()
         if self.web is not None:
             await self.web.stop()
         await self._each_adapter(lambda adapter: adapter.stop_receiving())

@@ -42,24 +42,27 @@ QUIET = (
 )
 
 
-# Keyed from privacy.key when one is set (`key_pseudonyms`): then a guessed
-# chat id cannot be checked against a log; without it, it can.
-_pseudonym_key = b""
+class Pseudonyms:
+    """Short stand-ins for chat or room ids in logs: lines about one room can
+    be told apart and followed, but the log does not say which room it is.
+
+    Keyed from privacy.key when one is set (`Keyring.logs`, handed to the
+    adapters that log rooms): then a guessed chat id cannot be checked
+    against a log; without a key, it can."""
+
+    def __init__(self, key: bytes = b"") -> None:
+        self._key = key
+
+    def __call__(self, identifier: str) -> str:
+        digest = hashlib.blake2b(
+            identifier.encode(), digest_size=5, person=b"strikewire", key=self._key
+        )
+        return "#" + digest.hexdigest()
 
 
-def key_pseudonyms(key: bytes) -> None:
-    """Key the log's pseudonyms (with a key derived from privacy.key)."""
-    global _pseudonym_key
-    _pseudonym_key = key
-
-
-def pseudonym(identifier: str) -> str:
-    """A short stand-in for a chat or room id in logs: lines about one room can
-    be told apart and followed, but the log does not say which room it is."""
-    digest = hashlib.blake2b(
-        identifier.encode(), digest_size=5, person=b"strikewire", key=_pseudonym_key
-    )
-    return "#" + digest.hexdigest()
+# Unkeyed, for code given no key (tools, tests); never changed.
+PLAIN = Pseudonyms()
+pseudonym = PLAIN
 
 
 def quiet_libraries() -> None:

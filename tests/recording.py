@@ -19,6 +19,7 @@ from bot.adapters.base import (
     SendError,
     Transient,
 )
+from bot.platforms import Platform
 from bot.render import to_plain
 
 
@@ -53,7 +54,7 @@ class RecordingAdapter:
     def __init__(
         self, platform: str = "telegram", max_in_flight: int = 16, timing: Timing | None = None
     ) -> None:
-        self.platform = platform
+        self.platform = Platform(platform)
         self.max_in_flight = max_in_flight
         self.timing = timing or Timing()
         self._random = random.Random(self.timing.seed)

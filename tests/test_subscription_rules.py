@@ -44,6 +44,7 @@ from bot.clock import FakeClock
 from bot.content.catalog import Catalog
 from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import Texts
+from bot.keys import MessageKey, Variant
 from bot.store import RowKind, Store, open_store
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 from tests.conftest import write_update
@@ -292,12 +293,14 @@ def machine(w: World) -> type[RuleBasedStateMachine]:
         async def fan_out(self, item_id: str) -> set[str]:
             """The chats the dispatcher writes a row for when `item_id` is broadcast."""
             dispatcher = Dispatcher(w.store, ["telegram"], max_age=timedelta(days=2))
-            key = f"check:{self.checks}:{item_id}"
+            # A key of its own per check (each key fans out once); every kind
+            # fans out to the same audience when no chats are named.
+            key = MessageKey.followup(RowKind.NOTICE, item_id, f"check{self.checks}")
             item = w.catalog.items[item_id]
-            await dispatcher.enqueue(item, key, RowKind.BROADCAST, "", NOW)
+            await dispatcher.enqueue(item, key, Variant.PLAIN, NOW)
             async with w.store.engine.connect() as conn:
                 found = await conn.scalars(
-                    select(outbox.c.chat_id).where(outbox.c.message_key == key)
+                    select(outbox.c.chat_id).where(outbox.c.message_key == str(key))
                 )
                 return set(found)
 

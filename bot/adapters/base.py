@@ -14,6 +14,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.platforms import Platform
+
+__all__ = [
+    "Adapter",
+    "AdapterStartError",
+    "Attachment",
+    "ChatGone",
+    "ChatGoneHandler",
+    "ChatKind",
+    "ChatMoved",
+    "CommandHandler",
+    "Document",
+    "Incoming",
+    "Outgoing",
+    "Platform",
+    "Priority",
+    "Rejected",
+    "RetryAfter",
+    "SendError",
+    "Transient",
+]
+
 
 class ChatKind(enum.StrEnum):
     """What sort of chat a message came from."""
@@ -156,7 +178,7 @@ ChatGoneHandler = Callable[[str, str], Awaitable[None]]  # (platform, chat_id)
 class Adapter(Protocol):
     """What the core needs from a platform."""
 
-    platform: str
+    platform: Platform
     # How many outbox rows the delivery worker may hand to `send` at once; the
     # adapter's own rate limiter decides when each actually goes out.
     max_in_flight: int

@@ -43,6 +43,7 @@ from bot.adapters.base import (
     Transient,
 )
 from bot.cleantext import clean
+from bot.platforms import Platform
 from bot.render import to_plain
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ UPDATE, NOTICE, CORRECTED, WITHDRAWN = "── ✉ ──", "── ↩ ──",
 
 
 class ConsoleAdapter:
-    platform = "console"
+    platform = Platform.CONSOLE
     max_in_flight = 1
 
     def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:

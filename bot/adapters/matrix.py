@@ -36,12 +36,13 @@ from bot.adapters.base import (
     Transient,
 )
 from bot.adapters.matrix_files import fetch
-from bot.adapters.matrix_inbox import FileCommand, Inbox, SyncOutcome
+from bot.adapters.matrix_inbox import FileCommand, Inbox, SyncFailed, SyncOutcome
 from bot.adapters.matrix_rules import DEFAULT_RETRY_AFTER_S
 from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
 from bot.adapters.matrix_session import client_config, open_session
 from bot.config import MatrixConfig
-from bot.logs import pseudonym
+from bot.logs import PLAIN, Pseudonyms
+from bot.platforms import Platform
 from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
@@ -87,9 +88,11 @@ READY_WAIT_S = 30.0
 class MatrixAdapter:
     """Matrix for the core: `start`, `stop`, `send` (see base.Adapter)."""
 
-    platform = "matrix"
+    platform = Platform.MATRIX
 
-    def __init__(self, config: MatrixConfig, *, store_path: Path, state: KeyValue) -> None:
+    def __init__(
+        self, config: MatrixConfig, *, store_path: Path, state: KeyValue, hide: Pseudonyms = PLAIN
+    ) -> None:
         self.max_in_flight = config.max_in_flight
         self._config = config
         self._store_path = store_path
@@ -105,7 +108,8 @@ class MatrixAdapter:
             config=client_config(config.encryption),
         )
         self._sender = MatrixSender(self._client)
-        self._inbox = Inbox(self._client, config)
+        self._inbox = Inbox(self._client, config, hide)
+        self._hide = hide
         self._on_command: CommandHandler | None = None
         self._on_chat_gone: ChatGoneHandler | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -243,7 +247,7 @@ class MatrixAdapter:
                 response = await self._sync(None, timeout_ms=self._sync_timeout_ms())
                 if not isinstance(response, SyncResponse):
                     wait = (getattr(response, "retry_after_ms", None) or 0) / 1000
-                    raise _SyncFailed(str(getattr(response, "message", response)), wait)
+                    raise SyncFailed(str(getattr(response, "message", response)), wait)
                 failures = 0
                 self._sync_failing = None
                 await self._sender.keep_keys()
@@ -254,7 +258,7 @@ class MatrixAdapter:
                 if self._stopping:
                     return
                 raise
-            except (*NETWORK_ERRORS, _SyncFailed) as exc:
+            except (*NETWORK_ERRORS, SyncFailed) as exc:
                 failures += 1
                 self._sync_failing = type(exc).__name__
                 wait = min(MAX_BACKOFF_S, 2 ** min(failures, 6) * (0.5 + random.random()))  # noqa: S311
@@ -284,7 +288,7 @@ class MatrixAdapter:
         for room_id in outcome.decline:
             await self._leave(room_id)
         for room_id in outcome.abandoned:
-            log.info("matrix: leaving %s: nobody else is left in it", pseudonym(room_id))
+            log.info("matrix: leaving %s: nobody else is left in it", self._hide(room_id))
             await self._leave(room_id)
         for room_id in outcome.gone:
             await self._forget(room_id)
@@ -301,11 +305,11 @@ class MatrixAdapter:
             try:
                 reply = await self._client.join(room_id)
             except NETWORK_ERRORS as exc:
-                log.warning("matrix: joining %s failed (%s); will retry", pseudonym(room_id), exc)
+                log.warning("matrix: joining %s failed (%s); will retry", self._hide(room_id), exc)
                 self._pending_joins[room_id] = now + DEFAULT_RETRY_AFTER_S
                 continue
             if isinstance(reply, JoinResponse):
-                log.info("matrix: accepted the invite to %s", pseudonym(room_id))
+                log.info("matrix: accepted the invite to %s", self._hide(room_id))
                 del self._pending_joins[room_id]
                 self._sender.joining.add(room_id)
             elif getattr(reply, "status_code", None) == "M_LIMIT_EXCEEDED":
@@ -313,7 +317,7 @@ class MatrixAdapter:
                 self._pending_joins[room_id] = now + (wait or DEFAULT_RETRY_AFTER_S)
             else:
                 log.warning(
-                    "matrix: cannot join %s: %s", pseudonym(room_id), getattr(reply, "message", "")
+                    "matrix: cannot join %s: %s", self._hide(room_id), getattr(reply, "message", "")
                 )
                 del self._pending_joins[room_id]
 
@@ -323,7 +327,7 @@ class MatrixAdapter:
         try:
             await self._client.room_leave(room_id)
         except NETWORK_ERRORS as exc:
-            log.warning("matrix: leaving %s failed (%s)", pseudonym(room_id), exc)
+            log.warning("matrix: leaving %s failed (%s)", self._hide(room_id), exc)
         await self._forget(room_id)
 
     async def _forget(self, room_id: str) -> None:
@@ -331,14 +335,14 @@ class MatrixAdapter:
         try:
             await self._client.room_forget(room_id)
         except NETWORK_ERRORS as exc:
-            log.warning("matrix: forgetting %s failed (%s)", pseudonym(room_id), exc)
+            log.warning("matrix: forgetting %s failed (%s)", self._hide(room_id), exc)
 
     async def _chat_gone(self, room_id: str) -> None:
         self._inbox.forget(room_id)
         self._pending_joins.pop(room_id, None)
-        log.info("matrix: the bot is out of %s; unsubscribing it", pseudonym(room_id))
+        log.info("matrix: the bot is out of %s; unsubscribing it", self._hide(room_id))
         if self._on_chat_gone is not None:
-            await _logged(self._on_chat_gone("matrix", room_id), "on_chat_gone")
+            await _logged(self._on_chat_gone(Platform.MATRIX, room_id), "on_chat_gone")
 
     # Commands
 
@@ -363,7 +367,7 @@ class MatrixAdapter:
                 try:
                     replies = await self._on_command(incoming)
                 except Exception:
-                    log.exception("matrix: the command handler failed in %s", pseudonym(room_id))
+                    log.exception("matrix: the command handler failed in %s", self._hide(room_id))
                     continue
                 for reply in replies:
                     try:
@@ -373,7 +377,7 @@ class MatrixAdapter:
                         return
                     except SendError as exc:
                         log.warning(
-                            "matrix: a reply in %s was not sent (%s)", pseudonym(room_id), exc.kind
+                            "matrix: a reply in %s was not sent (%s)", self._hide(room_id), exc.kind
                         )
 
     async def _document(self, command: FileCommand) -> Incoming | None:
@@ -385,12 +389,6 @@ class MatrixAdapter:
         if document is None:
             document = Document(file.filename, file.size or 0, None)
         return dataclasses.replace(command.incoming, document=document)
-
-
-class _SyncFailed(Exception):
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 async def _logged(call: Awaitable[None], what: str) -> None:

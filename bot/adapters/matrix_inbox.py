@@ -43,12 +43,21 @@ from bot.adapters.matrix_rules import (
     server_of,
 )
 from bot.config import MatrixConfig
-from bot.logs import pseudonym
+from bot.logs import PLAIN, Pseudonyms
+from bot.platforms import Platform
 
 log = logging.getLogger(__name__)
 # How long an undecryptable message waits for its room key before it is dropped.
 UNDECRYPTABLE_PATIENCE_S = 300.0
 MAX_UNDECRYPTABLE = 200
+
+
+class SyncFailed(Exception):
+    """The homeserver answered a sync with an error (retried after `retry_after`)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -84,8 +93,9 @@ class _Waiting:
 class Inbox:
     """Turns sync responses into an `SyncOutcome`, remembering per-room facts."""
 
-    def __init__(self, client: AsyncClient, config: MatrixConfig) -> None:
+    def __init__(self, client: AsyncClient, config: MatrixConfig, hide: Pseudonyms = PLAIN) -> None:
         self._client = client
+        self._hide = hide
         self._config = config
         self._user_id = config.user_id
         self._creations: dict[str, RoomCreation] = {}
@@ -230,7 +240,7 @@ class Inbox:
             admins=self._config.admins,
         )
         return Incoming(
-            platform="matrix",
+            platform=Platform.MATRIX,
             chat_id=room.room_id,
             chat_kind=chat_kind(room.member_count),
             text=text,
@@ -246,16 +256,16 @@ class Inbox:
         if self._client.olm is None:
             log.warning(
                 "matrix: encrypted message in %s ignored: matrix.encryption is off",
-                pseudonym(room_id),
+                self._hide(room_id),
             )
             return
         log.warning(
             "matrix: cannot decrypt event %s in %s (session %s of device %s); "
             "waiting for its room key",
             event.event_id,
-            pseudonym(room_id),
+            self._hide(room_id),
             event.session_id,
-            pseudonym(event.device_id or ""),
+            self._hide(event.device_id or ""),
         )
         if len(self._waiting) >= MAX_UNDECRYPTABLE:
             oldest = next(iter(self._waiting))
@@ -276,7 +286,7 @@ class Inbox:
                     log.warning(
                         "matrix: gave up on event %s in %s: its room key never arrived",
                         event_id,
-                        pseudonym(waiting.room_id),
+                        self._hide(waiting.room_id),
                     )
                 continue
             del self._waiting[event_id]

@@ -50,6 +50,7 @@ from bot.adapters.telegram_send import TelegramSender, chat_ref
 from bot.chat.commands import menu
 from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES
+from bot.platforms import Platform
 from bot.quiet_http import QuietRunner
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def file_url(base_url: str) -> str | None:
 
 
 class TelegramAdapter:
-    platform = "telegram"
+    platform = Platform.TELEGRAM
     # Outstanding sends: plenty for 30/s. Paid broadcasts get four times as
     # many: each send holds its slot for the Bot API's latency plus the
     # delivery worker's turn-around (recording outcomes, claiming rows: about
@@ -332,9 +333,8 @@ class TelegramAdapter:
                 self._chat_locks[got.chat_id] = (lock, users - 1)
 
     async def _document(self, got: Received, file: FileRef) -> Document:
-        """The document, downloaded only for an admin in a private chat and only
-        when small enough; without content if the download failed (logged):
-        the admin is told to send it again."""
+        """The document, downloaded only for an admin in a private chat and only when small enough;
+        without content if the download failed (logged): the admin is told to send it again."""
         size = file.size
         wanted = got.chat_kind is ChatKind.PRIVATE and got.user_id in self._admins
         if not wanted or (size is not None and size > MAX_DOCUMENT_BYTES):

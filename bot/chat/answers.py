@@ -14,6 +14,7 @@ from datetime import datetime
 from bot.chat.table import Command, Who
 from bot.content.items import Item
 from bot.i18n import LANGUAGES, Texts
+from bot.platforms import Platform
 from bot.render import escape_markdown as esc
 from bot.render.compose import address_block, excerpt, one_line, places_list
 from bot.store import Subscription
@@ -82,7 +83,7 @@ def unknown_command(t: Texts, name: str) -> str:
 
 
 def needs_admin(t: Texts, platform: str) -> str:
-    if platform == "telegram":
+    if platform == Platform.TELEGRAM:
         return t.md(
             "Only a group admin can change what this chat receives. "
             "Anyone can ask /appeals or /address."
@@ -94,7 +95,7 @@ def needs_admin(t: Texts, platform: str) -> str:
 
 
 def language_needs_admin(t: Texts, platform: str) -> str:
-    if platform == "telegram":
+    if platform == Platform.TELEGRAM:
         return t.md("Only a group admin can change this chat's language.")
     return t.md("Only a moderator (power level 50 or more) can change this chat's language.")
 

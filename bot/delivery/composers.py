@@ -10,7 +10,6 @@ Reminders and picket-moved notices are the scheduler's (bot/pickets/scheduler.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 
 from bot.adapters.base import Outgoing
@@ -19,6 +18,7 @@ from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.delivery.worker import Action, Composer, Edit, Send, TakeBack, Unsendable
 from bot.i18n import Texts
+from bot.keys import MessageKey, RowKind
 from bot.render.compose import (
     as_read,
     correction_notice,
@@ -27,7 +27,7 @@ from bot.render.compose import (
     untranslated,
     withdrawn_text,
 )
-from bot.store import OutboxRow, RowKind, Store
+from bot.store import OutboxRow, Store
 
 # Composed broadcasts kept (items x languages x correction days).
 SENDS_CACHED = 256
@@ -46,7 +46,8 @@ class ItemComposers:
         # reloaded file (a new Item) is composed afresh.
         self._sends: dict[tuple[str, str | None, date | None], tuple[Item, Send]] = {}
 
-    def table(self) -> dict[RowKind, Composer]:
+    def composers(self) -> dict[RowKind, Composer]:
+        """The row kinds composed here (bot/delivery/registry.py joins them)."""
         return {
             RowKind.BROADCAST: self.broadcast,
             RowKind.EDIT: self.edit,
@@ -112,8 +113,8 @@ class ItemComposers:
             # Overtaken by a later change: that change's own notice goes out if
             # this chat has one; if not (its edit already showed the latest
             # text), this notice goes out, saying what the latest correction is.
-            newer = f"{RowKind.NOTICE}:{row.item_id}:{current}"
-            if await self.store.has_row(row.item_id, newer, row.platform, row.chat_id):
+            newer = MessageKey.followup(RowKind.NOTICE, row.item_id, current)
+            if await self.store.has_row(row.item_id, str(newer), row.platform, row.chat_id):
                 raise Unsendable("superseded")
         ids, _ = await self._standing(row)
         text = correction_notice(item, t)
@@ -128,10 +129,3 @@ class ItemComposers:
         note = Outgoing(withdrawn_text(local, t))
         assert row.target_id is not None
         return TakeBack(ids, item.withdrawn or "", note, row.target_id)
-
-
-async def compose(table: Mapping[RowKind, Composer], row: OutboxRow) -> Action:
-    composer = table.get(row.kind)
-    if composer is None:
-        raise Unsendable("unknown-kind")
-    return await composer(row)

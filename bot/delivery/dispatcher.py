@@ -1,7 +1,7 @@
 """Fan-out: when an item becomes broadcastable, write its outbox rows; when a
 sent item changes or is withdrawn, write the rows that follow it up.
 
-An item is broadcast once (its message key is `item:<id>`), when its moment
+An item is broadcast once (its message key is `item:<id>`, bot/keys.py), when its moment
 (`publish_at`, else its date) has come and is not older than
 `broadcast.max_age`. The store makes the fan-out one transaction and
 idempotent, so a restart or a second process enqueues nothing twice.
@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 
 from bot.content.catalog import Catalog
 from bot.content.items import Item
+from bot.keys import MessageKey, RowKind, Variant
 from bot.render.compose import as_read, revision
-from bot.store import RowKind, Store
-from bot.store.followups import item_key
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Dispatcher", "Followups", "item_key"]
+__all__ = ["Dispatcher", "Followups"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,10 @@ class Dispatcher:
         for item in sorted(catalog.items.values(), key=lambda i: (i.published_at, i.id)):
             if not self.broadcastable(item, now):
                 continue
-            key = item_key(item.id)
-            if await self.store.was_broadcast(key):
+            key = MessageKey.broadcast(item.id)
+            if await self.store.was_broadcast(str(key)):
                 continue
-            count = await self.enqueue(item, key, RowKind.BROADCAST, "", now)
+            count = await self.enqueue(item, key, Variant.PLAIN, now)
             if count is not None:
                 log.info("broadcast item=%s recipients=%d", item.id, count)
                 written += count
@@ -91,14 +91,21 @@ class Dispatcher:
     async def enqueue(
         self,
         item: Item,
-        key: str,
-        kind: RowKind,
-        variant: str,
+        key: MessageKey,
+        variant: Variant,
         now: datetime,
         chats: Sequence[tuple[str, str]] | None = None,
     ) -> int | None:
+        """Fan out one row of `key`'s kind per chat (of `chats`), once per key."""
         return await self.store.enqueue(
-            key, item.id, variant, item.campaigns, self.platforms, now.timestamp(), chats, kind=kind
+            str(key),
+            item.id,
+            variant,
+            item.campaigns,
+            self.platforms,
+            now.timestamp(),
+            chats,
+            kind=key.kind,
         )
 
     async def followups_due(self, catalog: Catalog, now: datetime) -> Followups:

@@ -14,15 +14,18 @@ nothing due, nothing `sending` anywhere. A crash before a batch is written
 resends at most the rows of that batch. On stop, in-flight sends get a grace
 period, every outcome is written, and rows not sent are given back.
 
-What goes wrong is told apart. A database outage (`is_outage`: the driver's
-connection and operational errors, OSError) makes the loop retry with a
-pause that doubles up to `OUTAGE_PAUSE_CAP`, at WARNING, keeping what it
-holds. Anything else is a bug: it is logged at ERROR with its stack, the rows
-waiting here are given back, and the loop goes on serving. A row whose
+What goes wrong is told apart (bot/delivery/failures.py). A database outage
+makes the loop retry with a pause that doubles up to `OUTAGE_PAUSE_CAP`, at
+WARNING, keeping what it holds. Anything else is a bug: it is logged at ERROR
+with its stack, the rows waiting here are given back, and the loop goes on
+serving. A row whose
 composer or adapter fails (a bug, or the database away while composing) is
 retried like a transient failure, with backoff, and marked failed after
 `Backoff.max_attempts`: one bad composer can neither spin nor lose a row
 silently, and the chat's later rows and the other chats go on.
+
+The actions a composer returns are in bot/delivery/actions.py, the batch of
+outcomes and its counting in bot/delivery/outcomes.py.
 """
 
 from __future__ import annotations
@@ -30,170 +33,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-from bot.adapters.base import (
-    Adapter,
-    ChatGone,
-    ChatMoved,
-    Outgoing,
-    Rejected,
-    RetryAfter,
-    SendError,
-)
+from bot.adapters.base import Adapter, SendError
 from bot.clock import Clock
-from bot.store import DatabaseError, OutboxRow, Store
+from bot.delivery.actions import Action, Composer, Done, Edit, Send, TakeBack, Unsendable
+from bot.delivery.failures import (
+    OUTAGE_PAUSE_CAP,
+    Backoff,
+    is_outage,
+    log_failure,
+    log_row_crash,
+)
+from bot.delivery.outcomes import DeliveryCounts, NoCounts, OutcomeNotes
+from bot.delivery.refusals import platform_refused
+from bot.store import OutboxRow, Store
 from bot.supervisor import Supervisor
 
+# What the rest of the bot imports from here.
+__all__ = [
+    "Action",
+    "Backoff",
+    "Composer",
+    "DeliveryCounts",
+    "DeliveryWorker",
+    "Done",
+    "Edit",
+    "Send",
+    "TakeBack",
+    "Unsendable",
+    "is_outage",
+]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Done:
-    """What a performed action leaves: the row's message ids and revision, and
-    for an edit or a deletion what now stands of the row it acted on."""
-
-    message_ids: list[str]
-    revision: str | None = None
-    target: tuple[int, str | None, str | None] | None = None
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send a new message (an update, a reminder, a notice)."""
-
-    message: Outgoing
-    revision: str | None = None
-
-    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
-        ids = await adapter.send(chat_id, self.message)
-        return Done(ids, self.revision)
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Make a sent update's messages show the current text."""
-
-    message: Outgoing
-    message_ids: tuple[str, ...]
-    revision: str
-    target: int
-
-    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
-        ids = await adapter.edit(chat_id, self.message_ids, self.message)
-        joined = ",".join(ids)
-        return Done(ids, self.revision, (self.target, joined, self.revision))
-
-
-@dataclass(frozen=True)
-class TakeBack:
-    """Delete a withdrawn update's messages (or, where refused, say it is withdrawn)."""
-
-    message_ids: tuple[str, ...]
-    reason: str
-    fallback: Outgoing
-    target: int
-
-    async def perform(self, adapter: Adapter, chat_id: str) -> Done:
-        await adapter.take_back(chat_id, self.message_ids, self.reason, self.fallback)
-        return Done([], None, (self.target, None, None))
-
-
-Action = Send | Edit | TakeBack
-# Turns an outbox row into what to do; raises Unsendable when there is nothing.
-Composer = Callable[[OutboxRow], Awaitable[Action]]
 
 # The longest a send's outcome waits to be written with others (seconds).
 FLUSH_EVERY = 0.05
 # How often, while rows flow, claims also look for leases that ran out.
 EXPIRED_CHECK_EVERY = 1.0
-# The loop's pause after a failure doubles from its poll up to this (seconds).
-OUTAGE_PAUSE_CAP = 30.0
-
-
-def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` says the database (or the network to it) is away, which
-    passes, rather than a bug, which does not."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | DatabaseError | OSError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-class Unsendable(Exception):
-    """A row's message no longer exists (its file was removed) or no longer
-    applies (a reminder for a picket that moved); `reason` is recorded."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class DeliveryCounts(Protocol):
-    """Where a worker counts what became of its rows (bot.web.metrics): by
-    platform and row kind only, never by chat."""
-
-    def outcome(self, platform: str, kind: str, outcome: str) -> None:
-        """`outcome` is "sent", "failed" or "retried"."""
-
-    def retry_after(self, platform: str) -> None:
-        """The platform answered a send with "too many requests" (a 429)."""
-
-
-class _NoCounts:
-    def outcome(self, platform: str, kind: str, outcome: str) -> None:
-        pass
-
-    def retry_after(self, platform: str) -> None:
-        pass
-
-
-@dataclass
-class Backoff:
-    """Waits for transient failures: exponential, capped, with jitter."""
-
-    first: float = 5.0
-    cap: float = 3600.0
-    max_attempts: int = 12
-    jitter: float = 0.2
-
-    def delay(self, attempts: int) -> float:
-        base = min(self.cap, self.first * 2 ** max(attempts - 1, 0))
-        return float(base * (1 + random.uniform(-self.jitter, self.jitter)))  # noqa: S311 (jitter, not crypto)
-
-
-@dataclass
-class _Outcomes:
-    """Outcomes noted since the last write."""
-
-    sent: list[tuple[int, str, str | None]] = field(default_factory=list)
-    retry: list[tuple[int, float, str]] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    targets: list[tuple[int, str | None, str | None]] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.sent) + len(self.retry) + len(self.failed)
-
-    def row_ids(self) -> Iterable[int]:
-        yield from (i for i, _, _ in self.sent)
-        yield from (i for i, _, _ in self.retry)
-        yield from (i for i, _ in self.failed)
-
-    def target_ids(self) -> set[int]:
-        return {target for target, _, _ in self.targets}
-
-    def absorb(self, later: _Outcomes) -> None:
-        self.sent += later.sent
-        self.retry += later.retry
-        self.failed += later.failed
-        self.targets += later.targets
 
 
 class DeliveryWorker:
@@ -217,7 +95,7 @@ class DeliveryWorker:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.batch = batch
-        self.counts: DeliveryCounts = counts or _NoCounts()
+        self.counts: DeliveryCounts = counts or NoCounts()
         # This worker's name on the rows it claims; random, so it says nothing.
         self.owner = secrets.token_hex(8)
         self._wake = asyncio.Event()
@@ -231,7 +109,7 @@ class DeliveryWorker:
         # whose lease was lost meanwhile (their send is cancelled, not the chat).
         self._sending: dict[int, asyncio.Task[None]] = {}
         self._lost: set[int] = set()
-        self._outcomes = _Outcomes()
+        self._outcomes = OutcomeNotes(self.platform, self.counts, self.backoff)
         self._run_task: asyncio.Task[None] | None = None
         self._next_expired_check = 0.0
         # Set while the run loop's task is between a failure and its restart.
@@ -337,13 +215,13 @@ class DeliveryWorker:
                 if deadline <= self.clock.now().timestamp():
                     self._held.pop(row.id, None)  # past its lease: not ours to send
                     continue
-                if row.target_id is not None and row.target_id in self._outcomes.target_ids():
+                if row.target_id is not None and row.target_id in self._outcomes.batch.target_ids():
                     # An edit composes from the target's message ids: the
                     # previous edit of this message must be written first.
                     try:
                         await self._flush()
                     except Exception as exc:
-                        self._log_failure("delivery write", exc)
+                        log_failure("delivery write", self.platform, exc)
                 try:
                     await self._send_one(row, queue)
                 except Exception as exc:  # the chat's later rows and other chats go on
@@ -359,8 +237,7 @@ class DeliveryWorker:
         try:
             action = await self.compose(row)
         except Unsendable as exc:
-            self._outcomes.failed.append((row.id, exc.reason))
-            self.counts.outcome(self.platform, row.kind, "failed")
+            self._outcomes.failed(row, exc.reason)
             log.info(
                 "delivery dropped kind=%s item=%s reason=%s", row.kind, row.item_id, exc.reason
             )
@@ -382,103 +259,35 @@ class DeliveryWorker:
             self._held.pop(row.id, None)
             return
         except SendError as exc:
-            await self._failed(row, rest, exc)
+            now = self.clock.now().timestamp()
+            await platform_refused(exc, row, rest, self._outcomes, self.store, self._held, now)
         except Exception as exc:  # a bug in an adapter must not lose the row
             self._row_crashed(row, exc)
         else:
-            self._outcomes.sent.append((row.id, ",".join(done.message_ids), done.revision))
-            self.counts.outcome(self.platform, row.kind, "sent")
+            self._outcomes.sent(row, done.message_ids, done.revision)
             if done.target is not None:
-                self._outcomes.targets.append(done.target)
+                self._outcomes.batch.targets.append(done.target)
         finally:
             self._sending.pop(row.id, None)
             self._lost.discard(row.id)
-
-    async def _failed(self, row: OutboxRow, rest: deque[OutboxRow], exc: SendError) -> None:
-        out = self._outcomes
-        now = self.clock.now().timestamp()
-        if isinstance(exc, RetryAfter):
-            out.retry.append((row.id, now + exc.seconds, exc.kind))
-            self.counts.retry_after(self.platform)
-            self.counts.outcome(self.platform, row.kind, "retried")
-        elif isinstance(exc, ChatGone):
-            out.failed.append((row.id, exc.kind))
-            out.failed += [(later.id, "chat-gone") for later in rest]
-            for gone in (row, *rest):
-                self.counts.outcome(self.platform, gone.kind, "failed")
-            rest.clear()
-            await self.store.stop(self.platform, row.chat_id, error_kind=exc.kind)
-            log.info("chat gone platform=%s item=%s; unsubscribed", self.platform, row.item_id)
-        elif isinstance(exc, ChatMoved):
-            # The move requeues this row and the chat's later ones at the new id.
-            await self.store.move_chat(self.platform, row.chat_id, exc.new_chat_id)
-            for moved in (row, *rest):
-                self._held.pop(moved.id, None)
-                self.counts.outcome(self.platform, moved.kind, "retried")
-            rest.clear()
-            log.info(
-                "chat moved platform=%s item=%s; requeued at the new id", self.platform, row.item_id
-            )
-        elif isinstance(exc, Rejected):
-            out.failed.append((row.id, exc.kind))
-            self.counts.outcome(self.platform, row.kind, "failed")
-            log.warning(
-                "delivery rejected platform=%s item=%s reason=%s",
-                self.platform,
-                row.item_id,
-                exc.reason[:120],
-            )
-        else:
-            self._retry_later(row, exc.kind)
 
     def _row_crashed(self, row: OutboxRow, exc: Exception, stage: str = "send") -> None:
         """A row whose handling failed other than by a platform's answer: one
         log line, then retried with backoff (failed after the last attempt),
         unless its outcome was noted already."""
-        if row.id not in self._held or row.id in set(self._outcomes.row_ids()):
+        if row.id not in self._held or row.id in set(self._outcomes.batch.row_ids()):
             return
-        if is_outage(exc):
-            log.warning(
-                "delivery %s failed platform=%s kind=%s item=%s error=%s; database away, retrying",
-                stage,
-                self.platform,
-                row.kind,
-                row.item_id,
-                type(exc).__name__,
-            )
-        else:
-            log.error(
-                "delivery %s crashed platform=%s kind=%s item=%s error=%s; retrying later",
-                stage,
-                self.platform,
-                row.kind,
-                row.item_id,
-                type(exc).__name__,
-                exc_info=exc,
-            )
+        log_row_crash(stage, row, exc)
         self._retry_later(row, f"{stage}-error")
 
     def _retry_later(self, row: OutboxRow, kind: str) -> None:
-        attempts = row.attempts + 1
-        if attempts >= self.backoff.max_attempts:
-            self._outcomes.failed.append((row.id, kind))
-            self.counts.outcome(self.platform, row.kind, "failed")
-            log.warning(
-                "delivery gave up platform=%s item=%s after=%d attempts",
-                self.platform,
-                row.item_id,
-                attempts,
-            )
-        else:
-            due = self.clock.now().timestamp() + self.backoff.delay(attempts)
-            self._outcomes.retry.append((row.id, due, kind))
-            self.counts.outcome(self.platform, row.kind, "retried")
+        self._outcomes.retry_later(row, kind, self.clock.now().timestamp())
 
     async def _flush(self) -> None:
         """Write the outcomes noted so far; on failure keep them for the next try."""
         if not len(self._outcomes):
             return
-        out, self._outcomes = self._outcomes, _Outcomes()
+        out = self._outcomes.take()
         try:
             await self.store.record(
                 sent=out.sent,
@@ -489,34 +298,16 @@ class DeliveryWorker:
                 owner=self.owner,
             )
         except BaseException:
-            out.absorb(self._outcomes)
-            self._outcomes = out
+            self._outcomes.put_back(out)
             raise
         for row_id in out.row_ids():
             self._held.pop(row_id, None)
-
-    def _log_failure(self, what: str, exc: Exception) -> None:
-        """One line: WARNING for an outage, ERROR with the stack for a bug."""
-        if is_outage(exc):
-            log.warning(
-                "delivery store unavailable platform=%s error=%s; retrying",
-                self.platform,
-                type(exc).__name__,
-            )
-        else:
-            log.error(
-                "%s failed platform=%s error=%s",
-                what,
-                self.platform,
-                type(exc).__name__,
-                exc_info=exc,
-            )
 
     async def _loop_failed(self, exc: Exception) -> None:
         """The loop's step failed: an outage waits and retries with what it
         holds; a bug is logged loudly and the rows waiting here are given back."""
         self._failures += 1
-        self._log_failure("delivery loop", exc)
+        log_failure("delivery loop", self.platform, exc)
         if not is_outage(exc):
             await self._give_back_waiting()
 
@@ -537,13 +328,13 @@ class DeliveryWorker:
         try:
             returned = await self.store.give_back(self.owner, waiting)
         except Exception as exc:
-            self._log_failure("delivery give-back", exc)
+            log_failure("delivery give-back", self.platform, exc)
             return
         log.warning("delivery gave back platform=%s rows=%d", self.platform, returned)
 
     async def _renew(self) -> None:
         """Extend the leases of rows still waiting; drop the ones that were lost."""
-        done = set(self._outcomes.row_ids())
+        done = set(self._outcomes.batch.row_ids())
         waiting = [row_id for row_id in self._held if row_id not in done]
         if not waiting:
             return

@@ -4,7 +4,8 @@ A reminder is (picket, offset, start): it fires at `starts − offset`, counted 
 absolute time (UTC), so a `1d` reminder is 24 hours before even across a
 daylight-saving change. Its message key carries the start instant
 (`reminder:<picket>:<offset>@<UTC start>`), so a picket moved to another time
-gets new reminders while the old keys stay recorded as sent.
+gets new reminders while the old keys stay recorded as sent (bot/keys.py
+builds and reads every key).
 
 `due` decides what to fan out now, given what the database says was already
 sent and when the bot first knew of each start: at most one reminder per
@@ -22,29 +23,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.content.items import Item, Kind
-from bot.durations import format_duration
 from bot.i18n import Texts
+from bot.keys import MessageKey, RowKind, Variant
+from bot.keys import stamp as stamp  # the tests read keys' stamps here
 from bot.render.compose import places_list
 
 # A reminder sent later than this after its moment says it is late.
 GRACE = timedelta(minutes=5)
-REMINDER = "reminder"
-CHANGED = "changed"
-
-
-def stamp(moment: datetime) -> str:
-    """A start instant as it appears in keys: `20270306T070000Z`."""
-    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def start_key(picket_id: str, starts: datetime) -> str:
-    """One start of one picket: `<picket>@<UTC start>`."""
+    """One start of one picket, `<picket>@<UTC start>`: the state key of when
+    the bot first saw it (not a message key)."""
     return f"{picket_id}@{stamp(starts)}"
 
 
-def key_stamp(message_key: str) -> str:
-    """The start stamp a reminder or notice key was made for."""
-    return message_key.rsplit("@", 1)[-1]
+def key_start(message_key: str) -> datetime | None:
+    """The picket start a stored reminder or notice key was made for (None
+    for a string that is not such a key: it fits no start)."""
+    try:
+        return MessageKey.parse(message_key).moment
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,13 @@ class Reminder:
         return start_key(self.picket_id, self.starts)
 
     @property
+    def message_key(self) -> MessageKey:
+        return MessageKey.reminder(self.picket_id, self.offset, self.starts)
+
+    @property
     def key(self) -> str:
-        return f"{REMINDER}:{self.picket_id}:{format_duration(self.offset)}@{stamp(self.starts)}"
+        """The stored key, also the scheduler's job id."""
+        return str(self.message_key)
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,8 @@ class Due:
     late: bool
 
     @property
-    def variant(self) -> str:
-        return f"{REMINDER}:late" if self.late else REMINDER
+    def variant(self) -> Variant:
+        return Variant.LATE_REMINDER if self.late else Variant.REMINDER
 
 
 def offsets_of(item: Item, default: Sequence[timedelta]) -> list[timedelta]:
@@ -137,22 +142,27 @@ def moved_chats(
     reminded: Iterable[tuple[str, str, str]], current: datetime
 ) -> list[tuple[str, str]]:
     """Chats reminded of another start than `current`, from (key, platform, chat) rows."""
-    now_stamp = stamp(current)
-    chats = {(p, c) for key, p, c in reminded if key_stamp(key) != now_stamp}
+    chats = {(p, c) for key, p, c in reminded if not _made_for(key, current)}
     return sorted(chats)
 
 
-def changed_key(picket_id: str, starts: datetime) -> str:
-    return f"{CHANGED}:{start_key(picket_id, starts)}"
+def reminders_of(picket_id: str) -> str:
+    """What the keys of every reminder of a picket start with (a prefix scan)."""
+    return MessageKey.prefix(RowKind.REMINDER, picket_id)
+
+
+def changed_key(picket_id: str, starts: datetime) -> MessageKey:
+    return MessageKey.moved(picket_id, starts)
 
 
 def is_current(item: Item, message_key: str, now: datetime) -> bool:
     """A queued reminder/notice still fits: same start, and it has not begun."""
-    return (
-        item.starts is not None
-        and key_stamp(message_key) == stamp(item.starts)
-        and now < item.starts
-    )
+    return item.starts is not None and _made_for(message_key, item.starts) and now < item.starts
+
+
+def _made_for(message_key: str, starts: datetime) -> bool:
+    """Whether a key names this start (to the second, as keys do)."""
+    return key_start(message_key) == starts.astimezone(UTC).replace(microsecond=0)
 
 
 def reminder_text(item: Item, t: Texts, now: datetime, *, late: bool) -> str:

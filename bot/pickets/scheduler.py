@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping, MutableSequence, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -26,16 +26,15 @@ from bot.content.items import Item, Kind
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.worker import Action, Composer, Send, Unsendable
 from bot.i18n import Texts
+from bot.keys import MessageKey, RowKind, Variant
 from bot.pickets import reminders
 from bot.render.compose import as_read
-from bot.store import OutboxRow, RowKind, Store
+from bot.store import OutboxRow, Store
 from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
 SEEN_PREFIX = "reminders:seen:"
-
-ReloadHook = Callable[[Changes], Awaitable[None]]
 
 
 class PicketScheduler:
@@ -65,15 +64,10 @@ class PicketScheduler:
         self._seen: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
 
-    def install(
-        self,
-        composers: MutableMapping[RowKind, Composer],
-        reload_hooks: MutableSequence[ReloadHook],
-    ) -> None:
-        """Register the reminder texts and the reload hook with the App."""
-        composers[RowKind.REMINDER] = self.compose_reminder
-        composers[RowKind.MOVED] = self.compose_changed
-        reload_hooks.append(self.on_reload)
+    def composers(self) -> dict[RowKind, Composer]:
+        """The row kinds composed here (bot/delivery/registry.py joins them);
+        `on_reload` is the App's reload hook."""
+        return {RowKind.REMINDER: self.compose_reminder, RowKind.MOVED: self.compose_changed}
 
     async def start(self) -> None:
         self._scheduler.start()
@@ -145,12 +139,12 @@ class PicketScheduler:
             upcoming = {i.id: i for i in self._pickets() if i.is_upcoming_picket(now)}
             await self._note_seen(list(upcoming.values()), now)
             planned = reminders.plan(upcoming.values(), self.default_offsets)
-            sent = await self.store.broadcast_keys(f"{reminders.REMINDER}:")
+            sent = await self.store.broadcast_keys(MessageKey.prefix(RowKind.REMINDER))
             written = 0
             for due in reminders.due(planned, now, sent, self._seen):
                 item = upcoming[due.reminder.picket_id]
                 count = await self.dispatcher.enqueue(
-                    item, due.reminder.key, RowKind.REMINDER, due.variant, now
+                    item, due.reminder.message_key, due.variant, now
                 )
                 if count is None:
                     continue
@@ -172,14 +166,12 @@ class PicketScheduler:
             assert item.starts is not None
             if not item.is_upcoming_picket(now):
                 continue
-            rows = await self.store.reminded_chats(item.id, f"{reminders.REMINDER}:{item.id}:")
+            rows = await self.store.reminded_chats(item.id, reminders.reminders_of(item.id))
             chats = reminders.moved_chats(rows, item.starts)
             if not chats:
                 continue
             key = reminders.changed_key(item.id, item.starts)
-            count = await self.dispatcher.enqueue(
-                item, key, RowKind.MOVED, reminders.CHANGED, now, chats=chats
-            )
+            count = await self.dispatcher.enqueue(item, key, Variant.CHANGED, now, chats=chats)
             if count:
                 log.info("picket moved picket=%s notified=%d", item.id, count)
                 self.wake()
@@ -198,7 +190,7 @@ class PicketScheduler:
 
     async def compose_reminder(self, row: OutboxRow) -> Action:
         item, t, now = self._current(row)
-        late = row.variant.endswith(":late")
+        late = row.variant == Variant.LATE_REMINDER
         text = reminders.reminder_text(item, t, now, late=late)
         return Send(Outgoing(text, protect_content=item.protect_content))
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, literal, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.keys import RowKind
 from bot.privacy.identities import Identities
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
@@ -87,6 +88,11 @@ class FanoutMixin:
     fixed_audience: list[tuple[str, str, str | None]] | None
     _insert: Any
 
+    def fix_audience(self, destinations: Sequence[tuple[str, str, str | None]]) -> None:
+        """Channel-only mode: every fan-out goes to these (platform, chat,
+        language) destinations, and no subscriber is read."""
+        self.fixed_audience = list(destinations)
+
     async def enqueue(
         self,
         message_key: str,
@@ -97,7 +103,7 @@ class FanoutMixin:
         now: float,
         chats: Sequence[tuple[str, str]] | None = None,
         *,
-        kind: str = "broadcast",
+        kind: RowKind = RowKind.BROADCAST,
     ) -> int | None:
         """Write one row of `kind` per matching active chat, once per message_key.
 
@@ -243,6 +249,7 @@ class FanoutMixin:
             return found is not None
 
     async def broadcast_keys(self, prefix: str) -> set[str]:
+        """The keys fanned out that start with `prefix` (`MessageKey.prefix`)."""
         async with self.engine.connect() as conn:
             keys = await conn.scalars(
                 select(broadcasts.c.message_key).where(
@@ -253,7 +260,7 @@ class FanoutMixin:
 
     async def reminded_chats(self, item_id: str, key_prefix: str) -> list[tuple[str, str, str]]:
         """(message key, platform, chat) of the item's rows under `key_prefix`
-        that went or are going out."""
+        (`MessageKey.prefix`) that went or are going out."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(

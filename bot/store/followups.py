@@ -4,8 +4,9 @@ They are written from the outbox itself, one INSERT … SELECT over the rows
 already sent for an item, so they reach exactly the chats that have the old
 version. Keys make them idempotent: an edit or a notice is keyed by item and
 revision (`edit:<item>:<revision>`), a deletion by the row it takes back
-(`delete:<item>:<row id>`), and with the chat in the unique key no chat gets
-one twice, whichever process writes them and however often.
+(`delete:<item>:<row id>`; bot/keys.py builds every key), and with the chat
+in the unique key no chat gets one twice, whichever process writes them
+and however often.
 """
 
 from __future__ import annotations
@@ -16,17 +17,18 @@ from typing import Any
 from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.keys import MessageKey, RowKind
 from bot.privacy.identities import Identities
 from bot.store.fanout import ROW_COLUMNS, key_has_rows
 from bot.store.schema import outbox
 
 # Kinds whose sent messages a withdrawal takes back.
-TAKEN_BACK = ("broadcast", "reminder", "moved", "notice")
+TAKEN_BACK = (RowKind.BROADCAST, RowKind.REMINDER, RowKind.MOVED, RowKind.NOTICE)
+FOLLOWUPS = (RowKind.EDIT, RowKind.NOTICE, RowKind.DELETE)
 
 
-def item_key(item_id: str) -> str:
-    """The message key of an item's broadcast."""
-    return f"item:{item_id}"
+def _broadcast_key(item_id: str) -> str:
+    return str(MessageKey.broadcast(item_id))
 
 
 class FollowupsMixin:
@@ -41,7 +43,7 @@ class FollowupsMixin:
                 select(outbox.c.language, outbox.c.revision, func.count())
                 .where(
                     outbox.c.item_id == item_id,
-                    outbox.c.message_key == item_key(item_id),
+                    outbox.c.message_key == _broadcast_key(item_id),
                     outbox.c.state == "sent",
                 )
                 .group_by(outbox.c.language, outbox.c.revision)
@@ -74,7 +76,7 @@ class FollowupsMixin:
     async def enqueue_followups(
         self,
         *,
-        kind: str,
+        kind: RowKind,
         item_id: str,
         language: str | None,
         revision: str,
@@ -89,38 +91,39 @@ class FollowupsMixin:
         were recorded (revision NULL) are left alone."""
         where = [
             outbox.c.item_id == item_id,
-            outbox.c.message_key == item_key(item_id),
+            outbox.c.message_key == _broadcast_key(item_id),
             outbox.c.state == "sent",
             outbox.c.platform.in_(list(platforms)),
             outbox.c.language.is_(None) if language is None else outbox.c.language == language,
             outbox.c.revision.is_not(None),
             outbox.c.revision != revision,
         ]
-        key = literal(f"{kind}:{item_id}:{revision}")
+        key = literal(str(MessageKey.followup(kind, item_id, revision)))
         return await self._insert_from(key, kind, literal(revision), where, now)
 
     async def enqueue_deletes(self, item_id: str, platforms: Sequence[str], now: float) -> int:
         """One delete row per message of the item still standing in a chat."""
-        key = literal(f"delete:{item_id}:") + cast(outbox.c.id, String)
+        # `MessageKey.delete(item_id, <the row's id>)`, written in SQL.
+        key = literal(MessageKey.prefix(RowKind.DELETE, item_id)) + cast(outbox.c.id, String)
         where = [
             outbox.c.item_id == item_id,
             outbox.c.state == "sent",
-            outbox.c.kind.in_(TAKEN_BACK),
+            outbox.c.kind.in_([str(k) for k in TAKEN_BACK]),
             outbox.c.message_ids.is_not(None),
             outbox.c.message_ids != "",
             outbox.c.platform.in_(list(platforms)),
         ]
-        return await self._insert_from(key, "delete", literal(None, String), where, now)
+        return await self._insert_from(key, RowKind.DELETE, literal(None, String), where, now)
 
     async def _insert_from(
-        self, key: Any, kind: str, revision: Any, where: list[Any], now: float
+        self, key: Any, kind: RowKind, revision: Any, where: list[Any], now: float
     ) -> int:
         """One `kind` row per sent row matching `where`, aimed at that row."""
         source = select(
             key,
             outbox.c.item_id,
             literal(""),
-            literal(kind),
+            literal(str(kind)),
             outbox.c.platform,
             outbox.c.chat_id,
             outbox.c.chat_box,
@@ -160,7 +163,7 @@ class FollowupsMixin:
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(outbox.c.kind, func.count())
-                .where(outbox.c.item_id == item_id, outbox.c.kind.in_(("edit", "notice", "delete")))
+                .where(outbox.c.item_id == item_id, outbox.c.kind.in_([str(k) for k in FOLLOWUPS]))
                 .group_by(outbox.c.kind)
             )
             return {k: int(n) for k, n in rows.all()}

@@ -1,14 +1,16 @@
 """What the store hands out: a chat's subscription and an outbox row, with
-chat and message ids opened (bot/privacy/identities.py), and the row kinds."""
+chat and message ids opened (bot/privacy/identities.py). Row kinds live in bot/keys.py."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
+from bot.keys import RowKind
 from bot.privacy.identities import Identities
 from bot.store.schema import outbox
+
+__all__ = ["CLAIMED", "CLAIMED_NAMES", "OutboxRow", "Retry", "RowKind", "Subscription"]
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,6 @@ class Subscription:
     language: str | None
     source: str
     excluded: frozenset[str] = frozenset()
-
-
-class RowKind(enum.StrEnum):
-    """What an outbox row does; each kind has one composer."""
-
-    BROADCAST = "broadcast"  # an update, to a subscriber
-    REMINDER = "reminder"  # a picket is coming
-    MOVED = "moved"  # a picket the chat was reminded of has a new date
-    EDIT = "edit"  # bring a sent update's messages to the current text
-    NOTICE = "notice"  # a short reply under a corrected update
-    DELETE = "delete"  # take back a withdrawn update's messages
 
 
 @dataclass(frozen=True)
