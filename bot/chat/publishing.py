@@ -25,11 +25,11 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import desk_answers as say
 from bot.chat.drafting import Written, from_document, from_text
+from bot.chat.table import Asked
 from bot.cleantext import clean
 from bot.clock import Clock
 from bot.config import PublishingConfig
@@ -40,9 +40,6 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.i18n import Texts, texts
 from bot.render.compose import as_read, item_message
 from bot.store import Draft, DraftAction, Store
-
-if TYPE_CHECKING:
-    from bot.chat.commands import Asked
 
 log = logging.getLogger(__name__)
 
