@@ -27,6 +27,7 @@ from bot.i18n import Texts, spoken, texts
 from bot.logs import key_pseudonyms
 from bot.pickets.scheduler import PicketScheduler
 from bot.problems import Problem
+from bot.render.parts import part_limit
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, RowKind, Store, open_store
 from bot.store.database import sqlite_file
@@ -89,7 +90,10 @@ class App:
         self.watch = watch
         self.settle = settle
         self.catalog = Catalog(
-            config.updates_path, config.zone, config.language, config.broadcast.max_parts
+            config.updates_path,
+            config.zone,
+            config.language,
+            part_limit(config.broadcast.max_parts),
         )
         # One composer per kind of outbox row.
         self.composers: dict[RowKind, Composer] = {}

@@ -33,6 +33,7 @@ from bot.privacy.encryption import check_key, stored_check
 from bot.problems import Problem
 from bot.render import to_matrix, to_plain, to_telegram
 from bot.render.compose import item_message
+from bot.render.parts import part_limit
 from bot.status import status_text
 from bot.store import DatabaseError, PrefixedState, Store, open_store
 from bot.store.database import make_engine, sqlite_file
@@ -47,7 +48,10 @@ OUTPUT_CLOSED = 141
 
 def _catalog(config: Config, directory: Path | None = None) -> Catalog:
     return Catalog(
-        directory or config.updates_path, config.zone, config.language, config.broadcast.max_parts
+        directory or config.updates_path,
+        config.zone,
+        config.language,
+        part_limit(config.broadcast.max_parts),
     )
 
 
