@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
 from bot.chat import answers
-from bot.chat.commands import Commands
+from bot.chat.commands import Commands, menus
 from bot.chat.publishing import Desk
 from bot.clock import Clock, SystemClock
 from bot.config import Config
@@ -56,7 +56,7 @@ def build_adapters(config: Config, store: Store) -> list[Adapter]:
             TelegramAdapter(
                 config.telegram,
                 default_language=config.language,
-                channel_only=not config.privacy.subscriptions,
+                menu=menus(channel_only=not config.privacy.subscriptions),
             )
         )
     if config.matrix is not None:

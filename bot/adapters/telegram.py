@@ -10,6 +10,9 @@ is telegram_send.py: every request waits for our own `SendLimiter`
 A document an admin sends in a private chat is downloaded (through the same
 request class) when Telegram says it is at most MAX_DOCUMENT_BYTES; anyone
 else's, and larger ones, reach the core with its size only.
+
+The command menus are handed in (`menu`, built by the App from the command
+table in bot/chat/commands.py): an adapter knows a platform, not the commands.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from telegram import BotCommand, BotCommandScopeChat, Update
@@ -47,7 +50,6 @@ from bot.adapters.telegram_incoming import FileRef, Received, received, removed_
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
-from bot.chat.commands import menu
 from bot.config import TelegramConfig
 from bot.i18n import LANGUAGES
 from bot.quiet_http import QuietRunner
@@ -63,6 +65,13 @@ ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 ADMIN_STATUSES = ("creator", "administrator")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class Menu(Protocol):
+    """The command menu in one language, everyone's or the bot's admins':
+    (command, one line) pairs, in the order shown."""
+
+    def __call__(self, lang: str, *, admin: bool) -> Sequence[tuple[str, str]]: ...
 
 
 def file_url(base_url: str) -> str | None:
@@ -91,11 +100,11 @@ class TelegramAdapter:
         default_language: str = "en",
         poll_timeout: float = 10.0,
         member_cache_seconds: float = 60.0,
-        channel_only: bool = False,
+        menu: Menu | None = None,
     ) -> None:
         self.config = config
-        # privacy.subscriptions false: the menus leave out what would store.
-        self._channel_only = channel_only
+        # None: the bot sets no menus (a tool or test that answers no commands).
+        self._menu = menu
         self._request = request
         self._default_language = default_language
         self._poll_timeout = poll_timeout
@@ -222,12 +231,13 @@ class TelegramAdapter:
     async def _set_commands(self) -> None:
         """The menu in the default language, one per other language (Telegram
         shows users the one for their client language), and admins' own."""
-        bot = self._bot()
+        if self._menu is None:
+            return
+        bot, menu = self._bot(), self._menu
         default = self._default_language
 
         def commands(lang: str, *, admin: bool = False) -> list[BotCommand]:
-            listed = menu(lang, admin=admin, channel_only=self._channel_only)
-            return [BotCommand(n, d) for n, d in listed]
+            return [BotCommand(n, d) for n, d in menu(lang, admin=admin)]
 
         await bot.set_my_commands(commands(default))
         for lang in LANGUAGES:

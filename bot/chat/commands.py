@@ -246,6 +246,16 @@ def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command[Command
     return [c for c in TABLE if _listed(c, admin=msg.is_bot_admin, channel_only=channel_only)]
 
 
+def menus(*, channel_only: bool) -> Callable[..., list[tuple[str, str]]]:
+    """What the App hands an adapter to set its command menus with: `menu`
+    for this bot's mode (adapters do not import bot/chat)."""
+
+    def entries(lang: str, *, admin: bool) -> list[tuple[str, str]]:
+        return menu(lang, admin=admin, channel_only=channel_only)
+
+    return entries
+
+
 def menu(lang: str, *, admin: bool = False, channel_only: bool = False) -> list[tuple[str, str]]:
     """(name, one line) for a platform's command menu: everyone's, or an admin's."""
     t = texts(lang)
