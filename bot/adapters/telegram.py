@@ -25,10 +25,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
@@ -48,10 +48,10 @@ from bot.adapters.base import (
 )
 from bot.adapters.telegram_incoming import FileRef, Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_menu import Menu, set_menus
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
 from bot.config import TelegramConfig
-from bot.i18n import LANGUAGES
 from bot.quiet_http import QuietRunner
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,6 @@ ALLOWED_UPDATES = ["message", "channel_post", "my_chat_member"]
 ADMIN_STATUSES = ("creator", "administrator")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-class Menu(Protocol):
-    """The command menu in one language, everyone's or the bot's admins':
-    (command, one line) pairs, in the order shown."""
-
-    def __call__(self, lang: str, *, admin: bool) -> Sequence[tuple[str, str]]: ...
 
 
 def file_url(base_url: str) -> str | None:
@@ -229,34 +222,8 @@ class TelegramAdapter:
         log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
 
     async def _set_commands(self) -> None:
-        """The menu in the default language, one per other language (Telegram
-        shows users the one for their client language), and admins' own."""
-        if self._menu is None:
-            return
-        bot, menu = self._bot(), self._menu
-        default = self._default_language
-
-        def commands(lang: str, *, admin: bool = False) -> list[BotCommand]:
-            return [BotCommand(n, d) for n, d in menu(lang, admin=admin)]
-
-        await bot.set_my_commands(commands(default))
-        for lang in LANGUAGES:
-            if lang != default:
-                await bot.set_my_commands(commands(lang), language_code=lang)
-        for admin in self._admins:
-            try:
-                await bot.set_my_commands(
-                    commands(default, admin=True), scope=BotCommandScopeChat(admin)
-                )
-                for lang in LANGUAGES:
-                    if lang != default:
-                        await bot.set_my_commands(
-                            commands(lang, admin=True),
-                            scope=BotCommandScopeChat(admin),
-                            language_code=lang,
-                        )
-            except TelegramError as exc:  # an admin who never opened a chat with the bot
-                log.info("telegram admin command menu not set error=%s", type(exc).__name__)
+        if self._menu is not None:
+            await set_menus(self._bot(), self._menu, self._default_language, self._admins)
 
     async def _start_webhook(self, app: AnyApplication) -> None:
         hook = self.config.webhook
