@@ -15,7 +15,7 @@ from bot.adapters.base import Adapter, Incoming, Outgoing, SendError
 from bot.adapters.console import ConsoleAdapter
 from bot.chat import answers
 from bot.chat.commands import Commands, menus
-from bot.chat.publishing import Desk
+from bot.chat.desk import Desk
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.catalog import Catalog, Changes

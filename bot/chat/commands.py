@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import answers
-from bot.chat.publishing import Desk, PublishingCommands
+from bot.chat.desk import Desk
+from bot.chat.publishing import PublishingCommands
 from bot.chat.table import Asked, Command, Who
 from bot.clock import Clock
 from bot.content.catalog import Catalog
