@@ -19,8 +19,8 @@ from bot.adapters.configured import build_adapters
 from bot.adapters.console import ConsoleAdapter
 from bot.admins import AdminReports
 from bot.chat import answers
-from bot.chat.commands import Commands
-from bot.chat.publishing import Desk
+from bot.chat.commands import Commands, menus
+from bot.chat.desk import Desk
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.content.catalog import Catalog, Changes
@@ -32,6 +32,7 @@ from bot.delivery.worker import Action, Backoff, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
 from bot.pickets.scheduler import PicketScheduler
 from bot.platforms import Platform
+from bot.render.parts import part_limit
 from bot.status import status_text
 from bot.store import OutboxRow, PrefixedState, Store, open_store
 from bot.store.database import sqlite_file
@@ -64,9 +65,8 @@ class App:
         self.backoff = backoff
         self.watch = watch
         self.settle = settle
-        self.catalog = Catalog(
-            config.updates_path, config.zone, config.language, config.broadcast.max_parts
-        )
+        limit = part_limit(config.broadcast.max_parts)
+        self.catalog = Catalog(config.updates_path, config.zone, config.language, limit)
         # One composer per kind of outbox row, and the reload hooks: built
         # once in start (bot/delivery/registry.py).
         self._composers: Composers | None = None
@@ -160,7 +160,9 @@ class App:
     async def _choose_adapters(self) -> list[Platform]:
         """The adapters, and the audience they have: stored subscribers or,
         channel-only, the configured destinations. Returns the platforms."""
-        self.adapters = self._given_adapters or build_adapters(self.config, self.store)
+        self.adapters = self._given_adapters or build_adapters(
+            self.config, self.store, menus(channel_only=not self.config.privacy.subscriptions)
+        )
         self._admins = AdminReports(self.config, self.adapters, self.store, self.catalog)
         platforms = [a.platform for a in self.adapters]
         destinations: list[tuple[str, str, str | None]] = [

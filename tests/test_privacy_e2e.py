@@ -33,6 +33,7 @@ import bot.app
 from bot.adapters.base import Adapter
 from bot.adapters.console import CHAT_ID as CONSOLE_CHAT
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram_menu import Menu
 from bot.app import App
 from bot.config import Config, MatrixConfig, PrivacyConfig, TelegramConfig
 from bot.privacy.keys import Keyring, new_key, read_key
@@ -267,9 +268,9 @@ class Deployment:
         # The adapters the config asks for, built as `strikewire run` builds
         # them, and the terminal's console chat beside them (which the real
         # wiring offers only when no platform is configured).
-        def with_console(config: Config, store: Store) -> list[Adapter]:
+        def with_console(config: Config, store: Store, menu: Menu | None = None) -> list[Adapter]:
             console = ConsoleAdapter(io.StringIO(self._console_in), self.console_out)
-            return [*real(config, store), console]
+            return [*real(config, store, menu), console]
 
         monkeypatch.setattr(bot.app, "build_adapters", with_console)
 

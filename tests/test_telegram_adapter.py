@@ -35,6 +35,7 @@ from bot.adapters.telegram import TelegramAdapter, file_url
 from bot.adapters.telegram_limiter import SendLimiter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import text_body
+from bot.chat.commands import menus
 from bot.config import TelegramConfig, TelegramLimits, TelegramWebhook
 from tests.fake_telegram import FakeTelegram, FakeUser
 
@@ -93,7 +94,9 @@ async def started(fake: FakeTelegram) -> AsyncIterator[Started]:
             **config,
         }
         adapter = TelegramAdapter(
-            TelegramConfig.model_validate(settings), poll_timeout=1, channel_only=channel_only
+            TelegramConfig.model_validate(settings),
+            poll_timeout=1,
+            menu=menus(channel_only=channel_only),
         )
         await adapter.start(core.on_command, core.on_chat_gone)
         adapters.append(adapter)

@@ -14,9 +14,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.limits import MAX_DOCUMENT_BYTES
 from bot.platforms import Platform
 
 __all__ = [
+    "MAX_DOCUMENT_BYTES",
     "Adapter",
     "AdapterStartError",
     "Attachment",
@@ -88,9 +90,8 @@ class Incoming:
     sender: str | None = None
 
 
-# Documents larger than this are not downloaded (update files are refused
-# above 1 MiB by `strikewire check` too).
-MAX_DOCUMENT_BYTES = 1024 * 1024
+# Documents larger than MAX_DOCUMENT_BYTES are not downloaded (update files
+# are refused above it by `strikewire check` too); bot/limits.py holds it.
 
 
 @dataclass(frozen=True)

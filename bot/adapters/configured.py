@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from bot.adapters.base import Adapter
 from bot.adapters.console import ConsoleAdapter
+from bot.adapters.telegram_menu import Menu
 from bot.config import Config
 from bot.logs import PLAIN, Pseudonyms
 from bot.store import PrefixedState, Store
 
 
-def build_adapters(config: Config, store: Store) -> list[Adapter]:
-    """The adapters the config asks for; the console when it asks for none."""
+def build_adapters(config: Config, store: Store, menu: Menu | None = None) -> list[Adapter]:
+    """The adapters the config asks for; the console when it asks for none.
+    `menu` is what Telegram sets its command menus from (handed in by the
+    App: adapters do not import bot/chat)."""
     adapters: list[Adapter] = []
     if config.telegram is not None:
         from bot.adapters.telegram import TelegramAdapter
@@ -24,7 +27,7 @@ def build_adapters(config: Config, store: Store) -> list[Adapter]:
             TelegramAdapter(
                 config.telegram,
                 default_language=config.language,
-                channel_only=not config.privacy.subscriptions,
+                menu=menu,
             )
         )
     if config.matrix is not None:

@@ -19,8 +19,9 @@ from nio import AsyncClient, MemoryDownloadResponse, RoomEncryptedFile, RoomMess
 from nio.crypto.attachments import decrypt_attachment
 from nio.exceptions import EncryptionError
 
-from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
+from bot.adapters.base import Document
 from bot.adapters.matrix_send import NETWORK_ERRORS
+from bot.limits import MAX_DOCUMENT_BYTES
 
 log = logging.getLogger(__name__)
 # nio downloads without a timeout; a stalled one must not hold up the room's answers.

@@ -10,6 +10,9 @@ is telegram_send.py: every request waits for our own `SendLimiter`
 A document an admin sends in a private chat is downloaded (through the same
 request class) when Telegram says it is at most MAX_DOCUMENT_BYTES; anyone
 else's, and larger ones, reach the core with its size only.
+
+The command menus are handed in (`menu`, built by the App from the command
+table in bot/chat/commands.py): an adapter knows a platform, not the commands.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram import Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 from telegram.request import BaseRequest
@@ -45,11 +48,10 @@ from bot.adapters.base import (
 )
 from bot.adapters.telegram_incoming import FileRef, Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_menu import Menu, set_menus
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
-from bot.chat.commands import menu
 from bot.config import TelegramConfig
-from bot.i18n import LANGUAGES
 from bot.platforms import Platform
 from bot.quiet_http import QuietRunner
 
@@ -92,11 +94,11 @@ class TelegramAdapter:
         default_language: str = "en",
         poll_timeout: float = 10.0,
         member_cache_seconds: float = 60.0,
-        channel_only: bool = False,
+        menu: Menu | None = None,
     ) -> None:
         self.config = config
-        # privacy.subscriptions false: the menus leave out what would store.
-        self._channel_only = channel_only
+        # None: the bot sets no menus (a tool or test that answers no commands).
+        self._menu = menu
         self._request = request
         self._default_language = default_language
         self._poll_timeout = poll_timeout
@@ -221,33 +223,8 @@ class TelegramAdapter:
         log.warning("telegram polling failed error=%s; retrying", type(exc).__name__)
 
     async def _set_commands(self) -> None:
-        """The menu in the default language, one per other language (Telegram
-        shows users the one for their client language), and admins' own."""
-        bot = self._bot()
-        default = self._default_language
-
-        def commands(lang: str, *, admin: bool = False) -> list[BotCommand]:
-            listed = menu(lang, admin=admin, channel_only=self._channel_only)
-            return [BotCommand(n, d) for n, d in listed]
-
-        await bot.set_my_commands(commands(default))
-        for lang in LANGUAGES:
-            if lang != default:
-                await bot.set_my_commands(commands(lang), language_code=lang)
-        for admin in self._admins:
-            try:
-                await bot.set_my_commands(
-                    commands(default, admin=True), scope=BotCommandScopeChat(admin)
-                )
-                for lang in LANGUAGES:
-                    if lang != default:
-                        await bot.set_my_commands(
-                            commands(lang, admin=True),
-                            scope=BotCommandScopeChat(admin),
-                            language_code=lang,
-                        )
-            except TelegramError as exc:  # an admin who never opened a chat with the bot
-                log.info("telegram admin command menu not set error=%s", type(exc).__name__)
+        if self._menu is not None:
+            await set_menus(self._bot(), self._menu, self._default_language, self._admins)
 
     async def _start_webhook(self, app: AnyApplication) -> None:
         hook = self.config.webhook

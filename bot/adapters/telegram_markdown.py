@@ -28,10 +28,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from telegram import MessageEntity
 
+from bot.adapters.telegram_entities import WRAPS, Node, Span, clip, entity_spans, nest
 from bot.render import to_telegram
 from bot.render.validate import visible_text
 
@@ -48,33 +48,10 @@ _FENCE = re.compile(r"---[ \t]*")
 _LANGUAGE = re.compile(r"[A-Za-z0-9_+#.-]{1,32}")
 _BACKTICKS = re.compile(r"`+")
 
-_WRAPS = {
-    MessageEntity.BOLD: ("**", "**"),
-    MessageEntity.ITALIC: ("*", "*"),
-    MessageEntity.STRIKETHROUGH: ("~~", "~~"),
-}
-# Entities that cannot contain others (the Bot API says so); any inside are dropped.
-_LEAVES = frozenset({MessageEntity.CODE, MessageEntity.PRE})
-# The ones that write markup; the others (underline, spoiler, mentions...) are
-# dropped before nesting, so the text they cover is escaped as one piece.
-_MARKUP = frozenset({*_WRAPS, MessageEntity.TEXT_LINK, *_LEAVES})
-
-
-# (start, end, entity) in Python string indices.
-_Span = tuple[int, int, MessageEntity]
-
-
-@dataclass
-class _Node:
-    start: int
-    end: int
-    entity: MessageEntity
-    children: list[_Node] = field(default_factory=list)
-
 
 def to_markdown(text: str, entities: Sequence[MessageEntity] = ()) -> str:
     """`text` with `entities` (as Telegram sent them: UTF-16 offsets) as Markdown."""
-    spans = _spans(text, entities)
+    spans = entity_spans(text, entities)
     raw = _front_matter(text)
     if raw is None:
         return _region(text, 0, len(text), spans)
@@ -83,7 +60,7 @@ def to_markdown(text: str, entities: Sequence[MessageEntity] = ()) -> str:
     return before + text[raw[0] : raw[1]] + after
 
 
-def _region(text: str, start: int, end: int, spans: list[_Span]) -> str:
+def _region(text: str, start: int, end: int, spans: list[Span]) -> str:
     """`text[start:end]` as Markdown, with as much of its formatting as shows
     every character typed.
 
@@ -103,12 +80,12 @@ def _region(text: str, start: int, end: int, spans: list[_Span]) -> str:
 
 
 def _without_one(
-    text: str, start: int, end: int, spans: list[_Span], typed: str
-) -> tuple[list[_Span], str, bool]:
+    text: str, start: int, end: int, spans: list[Span], typed: str
+) -> tuple[list[Span], str, bool]:
     """The spans less one emphasis, their Markdown, and whether it shows as typed."""
-    emphasis = [span for span in spans if span[2].type in _WRAPS] or spans
+    emphasis = [span for span in spans if span[2].type in WRAPS] or spans
     candidates = sorted(emphasis, key=lambda span: (span[1] - span[0], span[0]))
-    shortest: tuple[list[_Span], str] | None = None
+    shortest: tuple[list[Span], str] | None = None
     for candidate in candidates:
         rest = [span for span in spans if span is not candidate]
         markdown = _write(text, start, end, rest)
@@ -120,9 +97,9 @@ def _without_one(
     return *shortest, False
 
 
-def _write(text: str, start: int, end: int, spans: list[_Span]) -> str:
+def _write(text: str, start: int, end: int, spans: list[Span]) -> str:
     out = _Writer()
-    _render(out, text, start, end, _tree(spans))
+    _render(out, text, start, end, nest(spans))
     return out.markdown()
 
 
@@ -135,79 +112,6 @@ def _shown(markdown: str) -> str:
 
 def _squeezed(text: str) -> str:
     return "".join(text.split())
-
-
-# ----- entities to a tree of Python-index spans ----------------------------------------
-
-
-def _spans(text: str, entities: Sequence[MessageEntity]) -> list[_Span]:
-    """(start, end, entity) in Python indices, clipped to the text, empty ones dropped."""
-    # Python index of every UTF-16 offset that starts a character.
-    index: dict[int, int] = {}
-    units = 0
-    for position, char in enumerate(text):
-        index[units] = position
-        units += 2 if ord(char) > 0xFFFF else 1
-    index[units] = len(text)
-
-    def at(offset: int) -> int:
-        while offset not in index and offset < units:
-            offset += 1  # an offset inside a surrogate pair: round to the next character
-        return index.get(offset, len(text))
-
-    found = []
-    for entity in entities:
-        if entity.type not in _MARKUP or (
-            entity.type == MessageEntity.TEXT_LINK and not entity.url
-        ):
-            continue
-        start, end = at(max(entity.offset, 0)), at(max(entity.offset + entity.length, 0))
-        if start < end:
-            found.append((start, end, entity))
-    return _merge_adjacent(found)
-
-
-def _merge_adjacent(
-    spans: list[_Span],
-) -> list[_Span]:
-    """Join bold next to bold (and the like): `**a****b**` would not read as
-    bold, nor `` `a``b` `` as two pieces of code."""
-    spans.sort(key=lambda s: (s[0], -s[1]))
-    merged: list[_Span] = []
-    for start, end, entity in spans:
-        if entity.type in _WRAPS or entity.type == MessageEntity.CODE:
-            for i, (s, e, other) in enumerate(merged):
-                if other.type == entity.type and e == start:
-                    merged[i] = (s, end, other)
-                    break
-            else:
-                merged.append((start, end, entity))
-        else:
-            merged.append((start, end, entity))
-    merged.sort(key=lambda s: (s[0], -s[1]))
-    return merged
-
-
-def _tree(spans: list[_Span]) -> list[_Node]:
-    """Nest the spans; one that overlaps its parent's end is cut there."""
-    roots: list[_Node] = []
-    stack: list[_Node] = []
-    for start, end, entity in sorted(spans, key=lambda s: (s[0], -s[1])):
-        while stack and stack[-1].end <= start:
-            stack.pop()
-        if stack:
-            parent = stack[-1]
-            if parent.entity.type in _LEAVES or any(n.entity.type == entity.type for n in stack):
-                continue  # bold in bold, a link in a link: the outer one says it all
-            if entity.type == MessageEntity.PRE:
-                continue  # a code block is a block: inside a link or bold it is text
-            end = min(end, parent.end)
-            if end <= start:
-                continue
-        node = _Node(start, end, entity)
-        (stack[-1].children if stack else roots).append(node)
-        stack.append(node)
-    return roots
 
 
 def _front_matter(text: str) -> tuple[int, int] | None:
@@ -297,7 +201,7 @@ def _line_start(line: str) -> str:
     return _ORDERED.sub(r"\1\\\2", line)
 
 
-def _render(out: _Writer, text: str, start: int, end: int, nodes: list[_Node]) -> None:
+def _render(out: _Writer, text: str, start: int, end: int, nodes: list[Node]) -> None:
     position = start
     for node in nodes:
         out.plain(text[position : node.start])
@@ -306,23 +210,23 @@ def _render(out: _Writer, text: str, start: int, end: int, nodes: list[_Node]) -
     out.plain(text[position:end])
 
 
-def _render_node(out: _Writer, text: str, node: _Node) -> None:
+def _render_node(out: _Writer, text: str, node: Node) -> None:
     kind = node.entity.type
     if kind == MessageEntity.CODE:
         _code(out, text[node.start : node.end])
     elif kind == MessageEntity.PRE:
         _pre(out, text, node)
-    elif kind in _WRAPS:
-        opening, closing = _WRAPS[kind]
+    elif kind in WRAPS:
+        opening, closing = WRAPS[kind]
         _wrap(out, text, node, opening, closing)
     else:
         _wrap(out, text, node, "[", f"]({_destination(node.entity.url or '')})")
 
 
-def _wrap(out: _Writer, text: str, node: _Node, opening: str, closing: str) -> None:
+def _wrap(out: _Writer, text: str, node: Node, opening: str, closing: str) -> None:
     """Markers around each line of the span, blanks outside them: `** x**` would
     not be bold, and emphasis cannot cross a blank line."""
-    emphasis = node.entity.type in _WRAPS
+    emphasis = node.entity.type in WRAPS
     line_start = node.start
     while line_start <= node.end:
         newline = text.find("\n", line_start, node.end)
@@ -330,12 +234,12 @@ def _wrap(out: _Writer, text: str, node: _Node, opening: str, closing: str) -> N
         segment = text[line_start:line_end]
         first = line_start + len(segment) - len(segment.lstrip())
         last = line_start + len(segment.rstrip())
-        children = _clip(node.children, first, last)
+        children = clip(node.children, first, last)
         if emphasis:
             first, last = _flanking(text, first, last)
-            children = _clip(node.children, first, last)
+            children = clip(node.children, first, last)
             if _glued(text, first, last, children, opening[0]):
-                _render(out, text, line_start, line_end, _clip(node.children, line_start, line_end))
+                _render(out, text, line_start, line_end, clip(node.children, line_start, line_end))
                 if newline == -1:
                     break
                 out.plain("\n")
@@ -379,7 +283,7 @@ def _flanking(text: str, first: int, last: int) -> tuple[int, int]:
     return first, last
 
 
-def _glued(text: str, first: int, last: int, children: list[_Node], marker: str) -> bool:
+def _glued(text: str, first: int, last: int, children: list[Node], marker: str) -> bool:
     """Other markup at the edge of an emphasis span, touching a letter
     outside: `x*[y](u)*` or `x**~~y~~**` cannot open (`[` and `~` are
     punctuation; `***` would be one run). The span then goes without its
@@ -389,7 +293,7 @@ def _glued(text: str, first: int, last: int, children: list[_Node], marker: str)
     )
 
 
-def _foreign_edge(children: list[_Node], position: int, marker: str, *, start: bool) -> bool:
+def _foreign_edge(children: list[Node], position: int, marker: str, *, start: bool) -> bool:
     """Whether markup other than `marker` is written at `position` (looking
     through emphasis with the same marker, whose run joins ours)."""
     for child in children:
@@ -400,20 +304,11 @@ def _foreign_edge(children: list[_Node], position: int, marker: str, *, start: b
     return False
 
 
-def _opening_char(node: _Node) -> str:
+def _opening_char(node: Node) -> str:
     kind = node.entity.type
-    if kind in _WRAPS:
-        return _WRAPS[kind][0][0]
+    if kind in WRAPS:
+        return WRAPS[kind][0][0]
     return "[" if kind == MessageEntity.TEXT_LINK else "`"
-
-
-def _clip(nodes: list[_Node], start: int, end: int) -> list[_Node]:
-    clipped = []
-    for node in nodes:
-        s, e = max(node.start, start), min(node.end, end)
-        if s < e:
-            clipped.append(_Node(s, e, node.entity, _clip(node.children, s, e)))
-    return clipped
 
 
 def _destination(url: str) -> str:
@@ -444,7 +339,7 @@ def _code(out: _Writer, content: str) -> None:
         out.markup(f"{ticks}{pad}{line}{pad}{ticks}")
 
 
-def _pre(out: _Writer, text: str, node: _Node) -> None:
+def _pre(out: _Writer, text: str, node: Node) -> None:
     content = text[node.start : node.end].strip("\n")
     longest = max(
         (len(run) for run in re.findall(r"^[ \t]*(`{3,})", content, re.MULTILINE)), default=0

@@ -156,6 +156,32 @@ class AiohttpRequest(BaseRequest):
             await self._session.close()
         self._session = None
 
+    def _timeout_for(
+        self,
+        files: bool,
+        read_timeout: ODVInput[float],
+        write_timeout: ODVInput[float],
+        connect_timeout: ODVInput[float],
+    ) -> tuple[aiohttp.ClientTimeout, float | None]:
+        """The request's timeouts: PTB's per-call values where it gave any,
+        else ours (uploads get the longer media write timeout)."""
+        if (
+            isinstance(read_timeout, DefaultValue)
+            and isinstance(write_timeout, DefaultValue)
+            and isinstance(connect_timeout, DefaultValue)
+        ):
+            if files:
+                return self._timeout(
+                    self._connect_timeout, self._read_timeout, self._media_write_timeout
+                )
+            return self._default_timeout
+        write_default = self._media_write_timeout if files else self._write_timeout
+        return self._timeout(
+            _pick(connect_timeout, self._connect_timeout),
+            _pick(read_timeout, self._read_timeout),
+            _pick(write_timeout, write_default),
+        )
+
     async def do_request(
         self,
         url: str,
@@ -170,24 +196,9 @@ class AiohttpRequest(BaseRequest):
         if session is None or session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data is not None and request_data.contains_files
-        if (
-            isinstance(read_timeout, DefaultValue)
-            and isinstance(write_timeout, DefaultValue)
-            and isinstance(connect_timeout, DefaultValue)
-        ):
-            timeout = self._default_timeout
-            if files:
-                timeout = self._timeout(
-                    self._connect_timeout, self._read_timeout, self._media_write_timeout
-                )
-        else:
-            write_default = self._media_write_timeout if files else self._write_timeout
-            timeout = self._timeout(
-                _pick(connect_timeout, self._connect_timeout),
-                _pick(read_timeout, self._read_timeout),
-                _pick(write_timeout, write_default),
-            )
-        client_timeout, bound = timeout
+        client_timeout, bound = self._timeout_for(
+            files, read_timeout, write_timeout, connect_timeout
+        )
         task = asyncio.current_task()
         watched = None
         if bound is not None and task is not None:

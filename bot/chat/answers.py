@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from bot.chat.table import Command, Who
 from bot.content.items import Item
@@ -24,10 +25,10 @@ def bold(markdown: str) -> str:
     return f"**{markdown}**"
 
 
-def help_text(t: Texts, commands: Sequence[Command]) -> str:
+def help_text(t: Texts, commands: Sequence[Command[Any]]) -> str:
     """The commands this sender may use; the bot admins' in a section of their own."""
 
-    def line(c: Command) -> str:
+    def line(c: Command[Any]) -> str:
         typed = f"/{c.name} {t._(c.args)}" if c.args else f"/{c.name}"
         return f"- {esc(typed)}: {t.md(c.does)}"
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from bot.adapters.base import Incoming, Outgoing
 from bot.chat import answers
-from bot.chat.publishing import Desk, PublishingCommands
-from bot.chat.table import Command, Who
+from bot.chat.desk import Desk
+from bot.chat.publishing import PublishingCommands
+from bot.chat.table import Asked, Command, Who
 from bot.clock import Clock
 from bot.content.catalog import Catalog
 from bot.content.items import Item
@@ -55,20 +56,6 @@ def parse(text: str, markdown: str | None = None) -> Parsed | None:
 
 
 StatusSource = Callable[[Texts], Awaitable[str]]
-
-
-@dataclass(frozen=True)
-class Asked:
-    """A command to answer: the message, its arguments, what the chat receives
-    (as it was when the command came), the reader's language."""
-
-    msg: Incoming
-    args: tuple[str, ...]
-    sub: Subscription | None
-    lang: str
-    t: Texts
-    # The message after the command word (Markdown), for commands that take text.
-    rest: str = ""
 
 
 class Commands(PublishingCommands):
@@ -236,7 +223,7 @@ def _named(args: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(a.lower() for a in args))
 
 
-def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:
+def refusal(command: Command[Commands], msg: Incoming, t: Texts) -> str | None:
     """Why `msg`'s sender may not use `command` here, in words; None if they may."""
     if command.who is Who.MANAGERS and not msg.may_manage:
         return answers.needs_admin(t, msg.platform)
@@ -247,7 +234,7 @@ def refusal(command: Command, msg: Incoming, t: Texts) -> str | None:
     return None
 
 
-def _listed(command: Command, *, admin: bool, channel_only: bool) -> bool:
+def _listed(command: Command[Commands], *, admin: bool, channel_only: bool) -> bool:
     """Whether /help and the menus show `command` (in channel-only mode, none
     that would store something, /start aside: it says where to follow)."""
     if command.who is Who.ADMINS and not admin:
@@ -255,9 +242,19 @@ def _listed(command: Command, *, admin: bool, channel_only: bool) -> bool:
     return not (channel_only and command.stores and command.name != "start")
 
 
-def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command]:
+def usable(msg: Incoming, *, channel_only: bool = False) -> list[Command[Commands]]:
     """The commands /help lists for this sender."""
     return [c for c in TABLE if _listed(c, admin=msg.is_bot_admin, channel_only=channel_only)]
+
+
+def menus(*, channel_only: bool) -> Callable[..., list[tuple[str, str]]]:
+    """What the App hands an adapter to set its command menus with: `menu`
+    for this bot's mode (adapters do not import bot/chat)."""
+
+    def entries(lang: str, *, admin: bool) -> list[tuple[str, str]]:
+        return menu(lang, admin=admin, channel_only=channel_only)
+
+    return entries
 
 
 def menu(lang: str, *, admin: bool = False, channel_only: bool = False) -> list[tuple[str, str]]:
@@ -270,7 +267,7 @@ def menu(lang: str, *, admin: bool = False, channel_only: bool = False) -> list[
 
 C = Commands
 # Every command, in the order /help and the menus list them.
-TABLE: tuple[Command, ...] = (
+TABLE: tuple[Command[Commands], ...] = (
     Command(
         "start", C.cmd_start, N_("subscribe this chat to every update"), Who.MANAGERS, stores=True
     ),

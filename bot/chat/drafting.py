@@ -19,11 +19,12 @@ from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
 
-from bot.adapters.base import MAX_DOCUMENT_BYTES, Document
+from bot.adapters.base import Document
 from bot.cleantext import BadChar, find_bad_chars
 from bot.content.loader import MAX_BAD_CHARS, split_front_matter
 from bot.content.writer import news_file, with_title_and_body
 from bot.content.yamlpos import YamlError, load_yaml_with_lines
+from bot.limits import MAX_DOCUMENT_BYTES
 
 _HEADING = re.compile(r"^#{1,6}\s+")
 _inline = MarkdownIt("commonmark")

@@ -15,30 +15,33 @@ sees the files as they are after the one before.
 
 Besides each file's own rules, the catalog refuses what would hurt readers: a
 file larger than `MAX_FILE_BYTES`, a link that leads out of `updates/`, and
-an update whose text needs more than `max_parts` Telegram messages.
+an update the `too_long` hook refuses: whoever builds the catalog passes
+bot/render/parts.py's `part_limit(broadcast.max_parts)` (counting Telegram
+messages is render's job, and content imports nothing of render).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.adapters.base import MAX_DOCUMENT_BYTES
 from bot.content.items import Item, Kind, Translation
 from bot.content.loader import Parsed, is_update_file, parse_file
 from bot.content.notices import dangling_link, ignored_name
-from bot.i18n import texts
+from bot.limits import MAX_DOCUMENT_BYTES
 from bot.problems import Problem
-from bot.render import TELEGRAM_LIMIT, to_telegram
-from bot.render.compose import item_message
 
 # Far more than any bulletin needs; a larger file is a mistake (a pasted log,
 # a binary) that would reach every reader as thousands of messages.
 MAX_FILE_BYTES = MAX_DOCUMENT_BYTES
+
+# Why an item is too long for the readers (None: it is not). Tests and tools
+# that build a catalog without one skip the check.
+TooLong = Callable[[Item], Problem | None]
 
 
 def too_big(size: int) -> str | None:
@@ -77,8 +80,8 @@ class Catalog:
     directory: Path
     zone: ZoneInfo
     default_lang: str = "en"
-    # An update may need at most this many Telegram messages (broadcast.max_parts).
-    max_parts: int = 10
+    # The length rule (bot/render/parts.py `part_limit(broadcast.max_parts)`).
+    too_long: TooLong | None = None
     items: dict[str, Item] = field(default_factory=dict)
     withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -143,24 +146,7 @@ class Catalog:
         return too_big(size)
 
     def _too_long(self, item: Item) -> Problem | None:
-        """An update whose text, in any of its languages, needs too many messages."""
-        for lang in (item.lang, *item.translations):
-            local = item.in_language(lang)
-            text = item_message(local, texts(lang))
-            # Telegram HTML is rarely twice the Markdown: shorter text cannot
-            # need more parts, and rendering every file at load costs time.
-            if len(text) * 2 <= TELEGRAM_LIMIT * self.max_parts:
-                continue
-            parts = len(to_telegram(text))
-            if parts > self.max_parts:
-                return Problem(
-                    local.path,
-                    0,
-                    f"the text ({len(text):,} characters) needs {parts:,} Telegram messages; "
-                    f"at most {self.max_parts} are allowed (broadcast.max_parts): "
-                    "shorten it or split it into several updates",
-                )
-        return None
+        return None if self.too_long is None else self.too_long(item)
 
     def _shown(self, path: Path) -> Path:
         # Paths in messages are as an organiser sees them: updates/x.md.

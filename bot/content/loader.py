@@ -212,32 +212,11 @@ def _load(text: str, path: Path) -> tuple[dict[str, Any], dict[Loc, int], str, i
 
 def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Parsed:
     """Validate one update file's bytes."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        return Parsed(path, problems=(Problem(path, line, "is not UTF-8 text (save it as UTF-8)"),))
-    text = text.replace("\r\n", "\n")
-    bad = _bad_chars(text, path)
-    if bad:
-        return Parsed(path, problems=bad)
-    loaded = _load(text, path)
-    if isinstance(loaded, Problem):
-        return Parsed(path, problems=(loaded,))
-    data, lines, body, body_line = loaded
-    escaped = _bad_values(data, (), lines, path)
-    if escaped:
-        return Parsed(path, problems=tuple(escaped[:MAX_BAD_CHARS]))
-    body = body.strip("\n")
+    read = _front_matter(path, raw)
+    if isinstance(read, Parsed):
+        return read
+    fm, lines, body, body_line = read
     name = FileName.of(path)
-    digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
-    model: type[FrontMatter | TranslationFrontMatter] = (
-        TranslationFrontMatter if name.lang else FrontMatter
-    )
-    try:
-        fm = model.model_validate(data)
-    except ValidationError as exc:
-        return Parsed(path, problems=tuple(problems_from_validation_error(exc, path, lines)))
     problems: list[Problem] = []
     if not body.strip():
         problems.append(
@@ -270,8 +249,56 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
         )
     if problems:
         return Parsed(path, problems=tuple(problems))
-    item = Item(
-        id=fm.id or name.stem,
+    digest = hashlib.blake2b(raw, digest_size=12).hexdigest()
+    item = _item(fm, name.stem, path, body, lines, zone, default_lang, digest)
+    return Parsed(path, item=item)
+
+
+# What `_front_matter` read: the front matter, its keys' lines, the body, its first line.
+_Read = tuple[FrontMatter | TranslationFrontMatter, dict[Loc, int], str, int]
+
+
+def _front_matter(path: Path, raw: bytes) -> _Read | Parsed:
+    """The file's validated front matter, where its keys are, its body and the
+    body's first line; or the `Parsed` with the problems that stop reading it."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return Parsed(path, problems=(Problem(path, line, "is not UTF-8 text (save it as UTF-8)"),))
+    text = text.replace("\r\n", "\n")
+    bad = _bad_chars(text, path)
+    if bad:
+        return Parsed(path, problems=bad)
+    loaded = _load(text, path)
+    if isinstance(loaded, Problem):
+        return Parsed(path, problems=(loaded,))
+    data, lines, body, body_line = loaded
+    escaped = _bad_values(data, (), lines, path)
+    if escaped:
+        return Parsed(path, problems=tuple(escaped[:MAX_BAD_CHARS]))
+    model: type[FrontMatter | TranslationFrontMatter] = (
+        TranslationFrontMatter if FileName.of(path).lang else FrontMatter
+    )
+    try:
+        fm = model.model_validate(data)
+    except ValidationError as exc:
+        return Parsed(path, problems=tuple(problems_from_validation_error(exc, path, lines)))
+    return fm, lines, body.strip("\n"), body_line
+
+
+def _item(
+    fm: FrontMatter,
+    stem: str,
+    path: Path,
+    body: str,
+    lines: dict[Loc, int],
+    zone: ZoneInfo,
+    default_lang: str,
+    digest: str,
+) -> Item:
+    return Item(
+        id=fm.id or stem,
         kind=fm.kind,
         title=fm.title,
         date=fm.date,
@@ -291,4 +318,3 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
         digest=digest,
         key_lines={str(loc[0]): line for loc, line in lines.items() if len(loc) == 1},
     )
-    return Parsed(path, item=item)

@@ -24,6 +24,8 @@ from babel.dates import format_skeleton, format_timedelta, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.markdown_escape import escape_markdown
+
 DOMAIN = "strikewire"
 LOCALES = Path(__file__).parent / "locales"
 DEFAULT = "en"
@@ -130,8 +132,6 @@ class Texts:
 
 
 def _markdown(template: str, values: dict[str, Any]) -> str:
-    from bot.render import escape_markdown  # render imports nothing of ours: no cycle
-
     return escape_markdown(template.format(**values))
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bot.cleantext import clean
+from bot.markdown_escape import escape_markdown
 from bot.render.pack import Measure, pack
 from bot.render.stream import MX, PLAIN, TG
 from bot.render.walk import walk
@@ -41,8 +42,6 @@ MIN_LIMIT: Final = 32
 MATRIX_MIN_LIMIT: Final = 128
 
 _ENVELOPE: Final = len(json.dumps({"body": "", "formatted_body": ""}))
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
-_LEADING_BLANKS = re.compile(r"^[ \t]+", re.MULTILINE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -103,14 +102,3 @@ def to_plain(markdown: str, limit: int | None = None) -> list[str]:
     if limit is not None:
         _check_limit(limit, MIN_LIMIT)
     return [part[0] for part in _render(markdown, (PLAIN,), len, limit)]
-
-
-def escape_markdown(text: str) -> str:
-    """Escape a data value (a title, a city, an address line) to show literally in Markdown.
-
-    Every ASCII punctuation character is backslash-escaped, which CommonMark
-    allows for all of them. Leading blanks on a line are dropped, since they
-    could start a code block; a newline stays a line break.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _PUNCTUATION.sub(r"\\\1", _LEADING_BLANKS.sub("", text))

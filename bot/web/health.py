@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from bot.adapters.base import Adapter
 from bot.store import Store
-from bot.store.schema import subscribers
+from bot.store.web_reads import ping
 
 DATABASE_TIMEOUT = 3.0
 
@@ -22,8 +20,7 @@ async def database_problem(store: Store, timeout: float = DATABASE_TIMEOUT) -> s
     """None when the bot's own tables answer a query within `timeout` seconds."""
     try:
         async with asyncio.timeout(timeout):
-            async with store.engine.connect() as conn:
-                await conn.execute(select(subscribers.c.id).limit(1))
+            await ping(store)
     except TimeoutError:
         return f"database: no answer within {timeout:g}s"
     except Exception as exc:

@@ -17,11 +17,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
 
 from bot.content.catalog import Catalog
 from bot.store import RowKind, Store
-from bot.store.schema import outbox
+from bot.store.web_reads import oldest_due
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 QUEUE_STATES = ("queued", "sending")
@@ -106,13 +105,7 @@ class Metrics:
         counts = await store.queue_counts()
         subs = await store.subscriber_counts()
         stamp = now.timestamp()
-        async with store.engine.connect() as conn:
-            rows = await conn.execute(
-                select(outbox.c.platform, func.min(outbox.c.due_at))
-                .where(outbox.c.state == "queued", outbox.c.due_at <= stamp)
-                .group_by(outbox.c.platform)
-            )
-            oldest = {str(p): float(due) for p, due in rows.all()}
+        oldest = await oldest_due(store, stamp)
         known = sorted({*platforms, *subs, *(p for p, _ in counts)})
         self._queue.clear()
         self._oldest.clear()
