@@ -94,6 +94,7 @@ RULES: list[tuple[str, str, str]] = [
     # Leaves: imported by all, importing nothing of the bot.
     ("bot.limits", "bot", "a leaf every layer imports"),
     ("bot.markdown_escape", "bot", "a leaf i18n and render both import"),
+    ("bot.media.types", "bot", "a leaf every layer imports: what one media file is"),
     ("bot.cleantext", "bot", "a leaf every layer imports"),
     (
         "bot.chat.table",

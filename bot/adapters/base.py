@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.limits import MAX_DOCUMENT_BYTES
+from bot.media.types import Media
 from bot.platforms import Platform
 
 __all__ = [
@@ -120,6 +121,10 @@ class Outgoing:
     markdown: str
     protect_content: bool = False
     attachment: Attachment | None = None
+    # An update's photos and leaflets (bot/media): sent before or with the
+    # text, as the platform allows; an adapter that cannot send them writes
+    # one `[image: alt]` / `[document: name]` line each instead.
+    media: tuple[Media, ...] = ()
     # Sent as a reply to this message of the same chat (a correction notice).
     reply_to: str | None = None
 
