@@ -15,11 +15,13 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.app import App
 from bot.cli import main
 from bot.clock import FakeClock
+from bot.config import WebConfig
 from tests.conftest import make_config
 from tests.recording import RecordingAdapter
 
@@ -251,24 +253,43 @@ def test_billion_laughs_is_refused_within_50_mb(folder: Path) -> None:
 
 async def test_a_running_bot_shrugs_off_hostile_files(tmp_path: Path) -> None:
     """Present at start or dropped in while it runs, hostile files are told to
-    the admins as one line each, and a good file after them is broadcast."""
+    the admins as one line each; after each one a good file is still
+    broadcast, and the web face's /healthz stays 200 throughout."""
     updates = tmp_path / "updates"
     updates.mkdir()
     shutil.copy(HOSTILE / "updates" / "self-anchor.md", updates)
     adapter = RecordingAdapter()
-    config = make_config(tmp_path, reports=[{"platform": "telegram", "chat": "ops"}])
+    config = make_config(
+        tmp_path,
+        reports=[{"platform": "telegram", "chat": "ops"}],
+        web=WebConfig.model_validate({"port": 0}),
+    )
     app = App(config, adapters=[adapter], watch=False, clock=FakeClock(NOW))
     await app.start()
+    assert app.web is not None
+    health = f"http://127.0.0.1:{app.web.port}/healthz"
+    hostile = sorted(
+        p.name
+        for p in (HOSTILE / "updates").iterdir()
+        if p.name not in ("good.md", "self-anchor.md")
+    )
     try:
-        await adapter.say("reader", "/start")
-        for name in ("billion-laughs.md", "deep.md", "escape-sequence.md", "UPPER.MD"):
-            shutil.copy(HOSTILE / "updates" / name, updates)
-        await app.reload()
-        shutil.copy(HOSTILE / "updates" / "good.md", updates)
-        await app.reload()
-        await adapter.wait_for(
-            lambda: any("The good file loads." in m for m in adapter.received("reader"))
-        )
+        async with aiohttp.ClientSession() as http:
+            await adapter.say("reader", "/start")
+            for number, name in enumerate(hostile):
+                shutil.copy(HOSTILE / "updates" / name, updates)
+                await app.reload()
+                good = (HOSTILE / "updates" / "good.md").read_text(encoding="utf-8")
+                marker = f"The good file number {number} loads."
+                (updates / f"good-{number}.md").write_text(
+                    good.replace("The good file loads.", marker), encoding="utf-8"
+                )
+                await app.reload()
+                await adapter.wait_for(
+                    lambda marker=marker: any(marker in m for m in adapter.received("reader"))
+                )
+                async with http.get(health) as answer:
+                    assert answer.status == 200, (name, await answer.text())
         report = "\n".join(adapter.received("ops"))
         for line in (
             "updates/self-anchor.md:5: the YAML anchor &a is not allowed",
