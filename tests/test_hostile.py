@@ -6,6 +6,7 @@ update still loads. A billion-laughs file is refused within 50 MB.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -285,9 +286,7 @@ async def test_a_running_bot_shrugs_off_hostile_files(tmp_path: Path) -> None:
                     good.replace("The good file loads.", marker), encoding="utf-8"
                 )
                 await app.reload()
-                await adapter.wait_for(
-                    lambda marker=marker: any(marker in m for m in adapter.received("reader"))
-                )
+                await adapter.wait_for(functools.partial(delivered, adapter, marker))
                 async with http.get(health) as answer:
                     assert answer.status == 200, (name, await answer.text())
         report = "\n".join(adapter.received("ops"))
@@ -302,3 +301,7 @@ async def test_a_running_bot_shrugs_off_hostile_files(tmp_path: Path) -> None:
         assert "\x1b" not in report
     finally:
         await app.stop()
+
+
+def delivered(adapter: RecordingAdapter, marker: str) -> bool:
+    return any(marker in message for message in adapter.received("reader"))
