@@ -1,5 +1,5 @@
-"""The periodic check: what became due (broadcasts, follow-ups), retention and
-expired drafts, every `broadcast.check_every`; for a minute after a file
+"""The periodic check: what became due (broadcasts, follow-ups) and retention
+(expired drafts too), every `broadcast.check_every`; for a minute after a file
 changed, every 2 seconds, so a row that was in flight with the old text when
 the file changed is edited as soon as its send is recorded.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from operator import attrgetter
 
 from bot.clock import Clock
 from bot.config import Config
@@ -23,10 +24,10 @@ FOLLOW_UP_FOR = 60.0
 
 
 async def forget_old(store: Store, config: Config, clock: Clock) -> None:
-    """Retention (privacy.keep_*): delivery records and stopped chats past it."""
-    keep = config.privacy.keep_delivery_records
-    await store.purge_done((clock.now() - keep).timestamp())
-    await store.purge_inactive()
+    """Retention: every table the schema marks with a `Keeping` loses its rows
+    older than the setting the mark names (bot/store/retention.py): delivery
+    records, stopped chats and expired drafts."""
+    await store.purge_old(clock.now().timestamp(), lambda kept: attrgetter(kept)(config))
 
 
 class Ticker:
@@ -75,6 +76,5 @@ class Ticker:
             try:
                 await self._tick()
                 await forget_old(self.store, self.config, self.clock)
-                await self.store.drop_expired_drafts(self.clock.now().timestamp())
             except Exception:
                 log.exception("periodic check failed")

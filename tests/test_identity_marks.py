@@ -8,25 +8,28 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, func, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, func, select
 
+from bot.clock import FakeClock
 from bot.privacy.identities import Identities
 from bot.privacy.marks import (
     IDENTITY,
     Holds,
     Keeping,
     Protection,
-    keeping,
     marked_columns,
     problems,
 )
-from bot.store import Store, open_store
+from bot.store import Draft, DraftAction, Store, open_store
 from bot.store.database import make_engine
 from bot.store.forgetting import chat_tables, forget_statements
-from bot.store.schema import CHAT_BOX, CHAT_INDEX, metadata, outbox, subscribers
+from bot.store.retention import kept_tables
+from bot.store.schema import CHAT_BOX, CHAT_INDEX, drafts, metadata, outbox, subscribers
 from bot.store.sealing import IDENTITY_TABLES, covered_columns, reseal, scrubbed
+from bot.ticker import forget_old
 from tests.conftest import make_config
 from tests.test_privacy import keyring, leaks, sqlite_bytes
 
@@ -67,6 +70,7 @@ def tips_table(extra: MetaData) -> Table:
         Column("platform", String(16), nullable=False),
         Column("chat_id", String(255), nullable=False, info=CHAT_INDEX),
         Column("chat_box", Text, nullable=True, info=CHAT_BOX),
+        Column("created_at", Float, nullable=True),
         info=Keeping(rows="tips", purge="purge_tips", kept="privacy.keep_tips").info(),
     )
 
@@ -140,13 +144,99 @@ def _called_outside_the_store() -> set[str]:
 
 def test_retention_covers_every_table_holding_identities(tmp_path: Path) -> None:
     config = make_config(tmp_path)
-    called = _called_outside_the_store()
-    for table in holding():
-        kept = keeping(table)
-        assert kept is not None, table.name
+    assert {table for table, _ in kept_tables()} >= holding()
+    for _, kept in kept_tables():
         assert callable(getattr(Store, kept.purge)), kept
-        assert kept.purge in called, f"nothing runs {kept.purge} ({table.name})"
-        assert operator.attrgetter(kept.kept)(config) is not None, kept
+        assert isinstance(operator.attrgetter(kept.kept)(config), timedelta), kept
+    # Nobody runs a table's purge by hand: the ticker runs them all at once,
+    # from the marks.
+    called = _called_outside_the_store()
+    assert "purge_old" in called
+    assert {kept.purge for _, kept in kept_tables()} & called == set()
+
+
+async def _row_counts(store: Store) -> dict[str, int]:
+    async with store.engine.connect() as conn:
+        return {
+            table.name: int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (subscribers, outbox, drafts)
+        }
+
+
+async def test_the_periodic_check_forgets_what_each_mark_keeps_no_longer(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path, privacy={"keep_inactive_subscribers": "7d"})
+    store = await open_store(
+        config.database_url, keep_inactive=config.privacy.keep_inactive_subscribers
+    )
+    try:
+        await store.subscribe("telegram", "42", None, NOW)
+        await store.subscribe("telegram", "43", None, NOW)
+        await store.enqueue("item:a", "a", "", [], ["telegram"], NOW)
+        rows = await store.claim("telegram", NOW, 10, 60)
+        await store.mark_sent([(row.id, "m1") for row in rows], NOW)
+        await store.stop("telegram", "43", now=NOW)
+        draft = Draft("d1", DraftAction.POST, None, "t", "text", "h", (), NOW, NOW + 86400)
+        await store.add_draft(draft)
+        clock = FakeClock(datetime.fromtimestamp(NOW, UTC))
+        seen = []
+        # Drafts expire after a day, a stopped chat goes after 7 (as set), a
+        # delivery record after 30 (privacy.keep_delivery_records).
+        for days in (1 - 1e-5, 1, 7, 30, 30 + 1e-5):
+            clock.set(datetime.fromtimestamp(NOW + days * 86400, UTC))
+            await forget_old(store, config, clock)
+            seen.append(await _row_counts(store))
+        assert seen == [
+            {"subscribers": 2, "outbox": 2, "drafts": 1},
+            {"subscribers": 2, "outbox": 2, "drafts": 0},
+            {"subscribers": 1, "outbox": 2, "drafts": 0},
+            {"subscribers": 1, "outbox": 2, "drafts": 0},
+            {"subscribers": 1, "outbox": 0, "drafts": 0},
+        ]
+    finally:
+        await store.close()
+
+
+async def test_a_new_marked_table_is_purged_when_old_without_a_new_call(
+    tmp_path: Path,
+) -> None:
+    tips = tips_table(MetaData())
+
+    class WithTips(Store):
+        """What a capability adding `tips` writes: its purge, and no call."""
+
+        async def purge_tips(self, now: float, kept: float) -> int:
+            async with self.engine.begin() as conn:
+                gone = await conn.execute(delete(tips).where(tips.c.created_at <= now - kept))
+                return gone.rowcount
+
+    url = f"sqlite:///{tmp_path / 'strikewire.db'}"
+    await (await open_store(url)).close()
+    store = WithTips(make_engine(url))
+    config = make_config(tmp_path)
+
+    def setting(name: str) -> timedelta:
+        if name == "privacy.keep_tips":
+            return timedelta(days=7)
+        return operator.attrgetter(name)(config)  # type: ignore[no-any-return]
+
+    try:
+        async with store.engine.begin() as conn:
+            await conn.run_sync(tips.metadata.create_all)
+            await conn.execute(
+                tips.insert(),
+                [
+                    {"platform": "telegram", "chat_id": "5550001", "created_at": NOW - 8 * 86400},
+                    {"platform": "telegram", "chat_id": "5550002", "created_at": NOW - 6 * 86400},
+                ],
+            )
+        deleted = await store.purge_old(NOW, setting, [*TABLES, tips])
+        assert deleted == {"subscribers": 0, "outbox": 0, "drafts": 0, "tips": 1}
+        async with store.engine.connect() as conn:
+            assert (await conn.scalars(select(tips.c.chat_id))).all() == ["5550002"]
+    finally:
+        await store.close()
 
 
 async def test_old_delivery_records_are_forgotten(tmp_path: Path) -> None:

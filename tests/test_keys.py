@@ -79,7 +79,7 @@ def test_keys_already_stored_read_as_before(text: str, key: MessageKey) -> None:
 
 
 def test_a_deletion_key_written_in_sql_is_the_key_type_s() -> None:
-    # followups.py writes `prefix + <row id>` in one INSERT … SELECT.
+    # outbox_followups.py writes `prefix + <row id>` in one INSERT … SELECT.
     assert MessageKey.prefix(RowKind.DELETE, "a") + "42" == str(MessageKey.delete("a", 42))
 
 

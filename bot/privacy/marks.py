@@ -78,7 +78,9 @@ class NotIdentity:
 class Keeping:
     """A table holding identities: what its rows are called in progress lines
     (`privacy: chats 10/10`), and how they leave when old: the Store method
-    that deletes them (`purge`) and the setting that says how old (`kept`)."""
+    that deletes them (`purge`) and the setting that says how old (`kept`).
+    Retention (bot/store/retention.py) calls `purge(now, kept)` for each
+    marked table, in seconds."""
 
     rows: str
     purge: str

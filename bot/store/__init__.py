@@ -1,12 +1,13 @@
-"""Persistence: subscribers, the outbox, broadcasts and adapter state."""
+"""Persistence: subscribers, the outbox, broadcasts, drafts and adapter state
+(bot/store/store.py says which module keeps which table), and `open_store`."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Protocol
 
 from bot.privacy.identities import Identities
 from bot.privacy.keys import Keyring
+from bot.store.adapter_state import KeyValue, PrefixedState
 from bot.store.database import (
     DatabaseError,
     check_schema,
@@ -27,34 +28,13 @@ __all__ = [
     "DraftAction",
     "KeyValue",
     "OutboxRow",
+    "PrefixedState",
     "Retry",
     "RowKind",
     "Store",
     "Subscription",
     "open_store",
 ]
-
-
-class KeyValue(Protocol):
-    """Small values an adapter keeps across restarts."""
-
-    async def get(self, key: str) -> str | None: ...
-
-    async def set(self, key: str, value: str) -> None: ...
-
-
-class PrefixedState:
-    """A KeyValue over the store's adapter_state table, namespaced per adapter."""
-
-    def __init__(self, store: Store, prefix: str) -> None:
-        self._store = store
-        self._prefix = prefix
-
-    async def get(self, key: str) -> str | None:
-        return await self._store.get_state(f"{self._prefix}:{key}")
-
-    async def set(self, key: str, value: str) -> None:
-        await self._store.set_state(f"{self._prefix}:{key}", value)
 
 
 # What a read-only command says of a plain database while privacy.key is set.

@@ -5,8 +5,6 @@ and /publish writes exactly what the preview showed. Who wrote it is a keyed
 hash (`owner`), kept only to tell one admin's /publish or /approve from
 another's; the row is deleted when the draft is published, cancelled or
 expires, and nothing then links an update to an admin.
-
-Halting a broadcast lives here too: it is the organisers' brake on the outbox.
 """
 
 from __future__ import annotations
@@ -16,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Delete, delete, func, insert, select, update
+from sqlalchemy import Delete, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.store.schema import drafts, outbox
+from bot.store.schema import drafts
 
 
 class DraftAction(enum.StrEnum):
@@ -89,7 +87,10 @@ class DraftsMixin:
             rows = await conn.execute(select(drafts).order_by(drafts.c.created_at, drafts.c.id))
             return [Draft.from_row(r) for r in rows.all()]
 
-    async def drop_expired_drafts(self, now: float) -> int:
+    async def drop_expired_drafts(self, now: float, kept: float = 0.0) -> int:
+        """Delete the drafts expired by `now`; retention (bot/store/retention.py).
+        A draft's age (`kept`, publishing.drafts_expire) was counted when it
+        was written, into its `expires_at`, so it is not needed here."""
         async with self.engine.begin() as conn:
             result = await conn.execute(_expired(now))
             return max(result.rowcount, 0)
@@ -121,24 +122,3 @@ class DraftsMixin:
         async with self.engine.begin() as conn:
             result = await conn.execute(delete(drafts).where(drafts.c.id == draft_id))
             return result.rowcount == 1
-
-    async def halt(self, item_id: str, now: float) -> int:
-        """Stop an item's rows that have not gone out: queued rows become
-        `halted` (kept, so no fan-out writes them again). Returns how many."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(outbox)
-                .where(outbox.c.item_id == item_id, outbox.c.state == "queued")
-                .values(state="halted", done_at=now, last_error="halted")
-            )
-            return max(result.rowcount, 0)
-
-    async def item_row_states(self, item_id: str, kind: str = "broadcast") -> dict[str, int]:
-        """How many of an item's rows of `kind` are in each state."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(outbox.c.state, func.count())
-                .where(outbox.c.item_id == item_id, outbox.c.kind == kind)
-                .group_by(outbox.c.state)
-            )
-            return {str(state): int(count) for state, count in rows.all()}

@@ -41,7 +41,7 @@ _compiled: dict[int, _Compiled] = {}
 def _for_sqlite(conn: AsyncConnection, stmt: Any) -> _Compiled | None:
     if conn.dialect.name != "sqlite":
         return None
-    # The statements are module constants (bot/store/queue.py): one entry each.
+    # The statements are module constants (bot/store/outbox_queue.py): one entry each.
     found = _compiled.get(id(stmt))
     if found is None:
         found = _compiled[id(stmt)] = _Compiled(stmt, conn.dialect)

@@ -1,4 +1,5 @@
-"""Follow-ups of a sent update: edit rows, notice rows and delete rows.
+"""Follow-ups in the outbox (`outbox`) of a sent update: edit rows, notice
+rows and delete rows, and what corrections read of the rows already sent.
 
 They are written from the outbox itself, one INSERT … SELECT over the rows
 already sent for an item, so they reach exactly the chats that have the old
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.keys import MessageKey, RowKind
 from bot.privacy.identities import Identities
-from bot.store.fanout import ROW_COLUMNS, key_has_rows
+from bot.store.outbox_fanout import ROW_COLUMNS, key_has_rows
 from bot.store.schema import outbox
 
 # Kinds whose sent messages a withdrawal takes back.
@@ -31,7 +32,7 @@ def _broadcast_key(item_id: str) -> str:
     return str(MessageKey.broadcast(item_id))
 
 
-class FollowupsMixin:
+class OutboxFollowupsMixin:
     engine: AsyncEngine
     ids: Identities
     _insert: Any

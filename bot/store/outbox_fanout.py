@@ -1,4 +1,5 @@
-"""Fan-out: one outbox row per matching chat, once per message key.
+"""Fan-out into the outbox (`outbox`): one row per matching chat, once per
+message key, and the audience an item would reach.
 
 Fan-out is one INSERT … SELECT over the subscribers, so enqueuing an item for
 a million chats is one statement and no row passes through Python. The
@@ -20,7 +21,7 @@ from bot.privacy.identities import Identities
 from bot.store.schema import broadcasts, outbox, subscribers, subscriptions
 
 # The columns an INSERT … SELECT writes a new outbox row with, in this order:
-# fan-out over subscribers, and follow-ups (bot/store/followups.py, which add two).
+# fan-out over subscribers, and follow-ups (bot/store/outbox_followups.py, which add two).
 ROW_COLUMNS = [
     "message_key",
     "item_id",
@@ -82,7 +83,7 @@ def audience_filter(campaigns: Sequence[str], platforms: Sequence[str]) -> list[
     return wanted
 
 
-class FanoutMixin:
+class OutboxFanoutMixin:
     engine: AsyncEngine
     ids: Identities
     fixed_audience: list[tuple[str, str, str | None]] | None
@@ -240,35 +241,3 @@ class FanoutMixin:
                 select(s.c.language, func.count()).where(*wanted).group_by(s.c.language)
             )
             return {language: int(count) for language, count in rows.all()}
-
-    async def was_broadcast(self, message_key: str) -> bool:
-        async with self.engine.connect() as conn:
-            found = await conn.scalar(
-                select(broadcasts.c.message_key).where(broadcasts.c.message_key == message_key)
-            )
-            return found is not None
-
-    async def broadcast_keys(self, prefix: str) -> set[str]:
-        """The keys fanned out that start with `prefix` (`MessageKey.prefix`)."""
-        async with self.engine.connect() as conn:
-            keys = await conn.scalars(
-                select(broadcasts.c.message_key).where(
-                    broadcasts.c.message_key.startswith(prefix, autoescape=True)
-                )
-            )
-            return set(keys)
-
-    async def reminded_chats(self, item_id: str, key_prefix: str) -> list[tuple[str, str, str]]:
-        """(message key, platform, chat) of the item's rows under `key_prefix`
-        (`MessageKey.prefix`) that went or are going out."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(
-                    outbox.c.message_key, outbox.c.platform, outbox.c.chat_id, outbox.c.chat_box
-                ).where(
-                    outbox.c.item_id == item_id,
-                    outbox.c.message_key.startswith(key_prefix, autoescape=True),
-                    outbox.c.state.in_(("sent", "sending")),
-                )
-            )
-            return [(k, p, self.ids.chat(p, c, box)) for k, p, c, box in rows.all()]

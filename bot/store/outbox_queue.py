@@ -1,4 +1,5 @@
-"""The outbox as a work queue: claim due rows, record each send's outcome.
+"""The outbox (`outbox`) as a work queue: claim due rows, hold their leases,
+record each send's outcome, count what waits and forget old records.
 
 A claimed row is leased to one worker (`claimed_by`): its state is `sending`
 until `leased_until`, and the worker renews the lease while the row waits for
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.privacy.identities import Identities
 from bot.store.driver_sql import execute_many, fetch_all
 from bot.store.rows import CLAIMED, CLAIMED_NAMES, OutboxRow
-from bot.store.schema import adapter_state, in_state, outbox
+from bot.store.schema import in_state, outbox
 
 # Rows that ended without a send for a good reason: not errors for /status.
 NOT_ERRORS = ("stopped", "superseded", "unchanged", "withdrawn")
@@ -97,10 +98,9 @@ _RENEW = _HELD.values(leased_until=bindparam("until"))
 _GIVE_BACK = _HELD.values(state="queued", leased_until=None, claimed_by=None)
 
 
-class QueueMixin:
+class OutboxQueueMixin:
     engine: AsyncEngine
     ids: Identities
-    _insert: Any
 
     async def claim(
         self,
@@ -276,8 +276,10 @@ class QueueMixin:
             )
             return [(p, i, e or "", d or 0.0) for p, i, e, d in rows.all()]
 
-    async def purge_done(self, before: float) -> int:
-        """Forget who received what once it is old: sent and failed rows before `before`."""
+    async def purge_done(self, now: float, kept: float = 0.0) -> int:
+        """Forget who received what once it is old: sent and failed rows done
+        more than `kept` seconds before `now`; retention (bot/store/retention.py)."""
+        before = now - kept
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(outbox).where(
@@ -285,30 +287,3 @@ class QueueMixin:
                 )
             )
             return max(result.rowcount, 0)
-
-    # Adapter state (the KeyValue protocol).
-
-    async def get_state(self, key: str) -> str | None:
-        async with self.engine.connect() as conn:
-            found = await conn.scalar(
-                select(adapter_state.c.value).where(adapter_state.c.key == key)
-            )
-            return str(found) if found is not None else None
-
-    async def set_state(self, key: str, value: str) -> None:
-        stmt = self._insert(adapter_state).values(key=key, value=value)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
-            )
-
-    async def state_setdefault(self, key: str, value: str) -> str:
-        """Store `value` under `key` unless one is there; return the stored one."""
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                self._insert(adapter_state).values(key=key, value=value).on_conflict_do_nothing()
-            )
-            found = await conn.scalar(
-                select(adapter_state.c.value).where(adapter_state.c.key == key)
-            )
-            return str(found)
