@@ -256,6 +256,22 @@ async def test_old_delivery_records_are_forgotten(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_rows_dropped_when_a_chat_stops_are_forgotten_in_time(tmp_path: Path) -> None:
+    """A chat that stops (or is gone) has its queued rows failed; retention
+    must forget them like any finished row, or they keep the chat's index."""
+    store = await open_store(f"sqlite:///{tmp_path / 'strikewire.db'}")
+    try:
+        await store.subscribe("telegram", "42", None, NOW)
+        await store.enqueue("item:a", "a", "", [], ["telegram"], NOW)
+        await store.stop("telegram", "42", now=NOW)
+        assert await store.purge_done(NOW) == 0
+        assert await store.purge_done(NOW + 1) == 1
+        async with store.engine.connect() as conn:
+            assert (await conn.execute(select(outbox.c.id))).all() == []
+    finally:
+        await store.close()
+
+
 async def test_a_new_marked_table_is_sealed_rotated_scrubbed_and_forgotten(
     tmp_path: Path,
 ) -> None:

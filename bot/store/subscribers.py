@@ -227,7 +227,9 @@ class SubscribersMixin:
                     *self._outbox_chat(platform, chat_id),
                     outbox.c.state.in_(("queued", "sending")),
                 )
-                .values(state="failed", last_error=error_kind)
+                # Done now, so retention (purge_done) forgets these rows, and
+                # with them the chat's index, like any other finished row.
+                .values(state="failed", last_error=error_kind, done_at=now or time.time())
             )
 
     async def forget(self, platform: str, chat_id: str) -> None:
