@@ -161,3 +161,15 @@ def test_check_shows_media_problems_and_stays_quiet_about_the_files_themselves(
     )
     # Neither the pictures nor the PDF are taken for misnamed update files.
     assert not any("gate.jpg" in line or "unused.png" in line for line in lines)
+
+
+def test_a_translation_may_not_list_more_files_than_its_base(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    write_update(folder, "picket.md", HEAD + "media:\n  - {file: gate.jpg, alt: The gate}\n")
+    write_update(folder, "picket.ru.md", "title: П\nmedia:\n  - alt: Ворота\n  - alt: Ещё")
+    catalog = _catalog(tmp_path, folder)
+    assert _problems(catalog) == [
+        "updates/picket.ru.md:4: media: 2 entries, but updates/picket.md has 1 files "
+        "(a translation gives the alt of the base file's entries, in order)"
+    ]
+    assert catalog.items["picket"].translations == {}

@@ -95,18 +95,19 @@ def _one(
 
 
 def translation_media_problem(path: Path, tr: Translation, base: Item) -> Problem | None:
-    """Why a translation's `media:` does not fit its base file's, or None."""
+    """Why a translation's `media:` does not fit its base file's, or None. It
+    may stop early: the entries it leaves out keep the base file's alt."""
     if tr.media is None:
         return None
     line = tr.media[0].line if tr.media else 1
-    if len(tr.media) != len(base.media_refs):
+    if len(tr.media) > len(base.media_refs):
         return Problem(
             path,
             line,
-            f"media: a translation must list the same {len(base.media_refs)} files as "
-            f"{base.path}, in order, each with its own alt",
+            f"media: {len(tr.media)} entries, but {base.path} has {len(base.media_refs)} files "
+            "(a translation gives the alt of the base file's entries, in order)",
         )
-    for index, (mine, theirs) in enumerate(zip(tr.media, base.media_refs, strict=True)):
+    for index, (mine, theirs) in enumerate(zip(tr.media, base.media_refs, strict=False)):
         if mine.file is not None and mine.file != theirs.file:
             return Problem(
                 path,
