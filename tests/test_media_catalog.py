@@ -173,3 +173,46 @@ def test_a_translation_may_not_list_more_files_than_its_base(tmp_path: Path) -> 
         "(a translation gives the alt of the base file's entries, in order)"
     ]
     assert catalog.items["picket"].translations == {}
+
+
+def test_preview_lists_the_files_and_what_each_platform_sends(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = _folder(tmp_path)
+    media = "media:\n  - {file: gate.jpg, alt: The gate}\n  - gate.jpg\n  - leaflet.pdf\n"
+    path = write_update(folder, "picket.md", HEAD + media)
+    assert main(["preview", str(path)]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("── media") :].splitlines()
+    assert lines[0] == "── media: 3 file(s), metadata stripped ──"
+    assert lines[1].startswith("gate.jpg: photo, 20x40, ") and lines[1].endswith(
+        ' KB stripped, alt "The gate"'
+    )
+    assert lines[2].endswith("KB stripped, no alt")
+    assert lines[3].startswith("leaflet.pdf: document, ")
+    assert lines[4:9] == [
+        "── telegram sends ──",
+        "1. sendMediaGroup: an album of 2 photos",
+        "2. sendDocument leaflet.pdf",
+        "3. sendMessage: the text, as a reply to the first",
+        "4. each file uploaded once; every later chat gets its file_id",
+    ]
+    assert "[image: The gate]" in lines and "[image: gate.jpg]" in lines
+    assert lines[-1] == "[document: leaflet.pdf]"
+    # The stripped copies are kept beside the config, not in updates/.
+    assert (tmp_path / "media-cache").is_dir()
+    assert sorted(p.name for p in folder.iterdir()) == ["gate.jpg", "leaflet.pdf", "picket.md"]
+
+
+def test_one_photo_takes_the_text_as_its_caption_when_it_fits() -> None:
+    from bot.media.plan import telegram_plan
+    from bot.media.types import Media
+
+    photo = Media(MediaKind.PHOTO, "a.jpg", "image/jpeg", Path("a.jpg"), "a" * 64, 1)
+    assert telegram_plan((photo,), 1024)[0] == (
+        "sendPhoto a.jpg, the text as its caption (1024 characters)"
+    )
+    assert telegram_plan((photo,), 1025)[1] == (
+        "sendMessage: the text, as a reply to the first (over 1024 characters for a caption)"
+    )
