@@ -216,3 +216,25 @@ def test_one_photo_takes_the_text_as_its_caption_when_it_fits() -> None:
     assert telegram_plan((photo,), 1025)[1] == (
         "sendMessage: the text, as a reply to the first (over 1024 characters for a caption)"
     )
+
+
+def test_a_link_loop_a_fifo_and_a_giant_picture_are_refused_not_hung_on(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    folder = _folder(tmp_path)
+    (folder / "loop.jpg").symlink_to("loop.jpg")
+    os.mkfifo(folder / "pipe.png")
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 million pixels, a few KB
+    (folder / "huge.png").write_bytes(out.getvalue())
+    write_update(folder, "odd.md", HEAD + "media:\n  - loop.jpg\n  - pipe.png\n  - huge.png\n")
+    catalog = _catalog(tmp_path, folder)
+    problems = _problems(catalog)
+    assert problems[0].startswith("updates/odd.md:6: media[0]: loop.jpg cannot be read")
+    assert problems[1] == "updates/odd.md:7: media[1]: pipe.png is not a file"
+    assert problems[2] == (
+        "updates/odd.md:8: media[2]: huge.png is 9000x9000 pixels; a picture may have "
+        "at most 60 million (make it smaller)"
+    )
