@@ -198,7 +198,7 @@ def test_preview_lists_the_files_and_what_each_platform_sends(
         "3. sendMessage: the text, as a reply to the first",
         "4. each file uploaded once; every later chat gets its file_id",
     ]
-    assert "[image: The gate]" in lines and "[image: gate.jpg]" in lines
+    assert "[image: The gate]" in lines and "[image]" in lines
     assert lines[-1] == "[document: leaflet.pdf]"
     # The stripped copies are kept beside the config, not in updates/.
     assert (tmp_path / "media-cache").is_dir()
