@@ -238,3 +238,15 @@ def test_a_link_loop_a_fifo_and_a_giant_picture_are_refused_not_hung_on(
         "updates/odd.md:8: media[2]: huge.png is 9000x9000 pixels; a picture may have "
         "at most 60 million (make it smaller)"
     )
+
+
+def test_a_cleared_cache_is_filled_again_on_the_next_scan(tmp_path: Path) -> None:
+    import shutil
+
+    folder = _folder(tmp_path)
+    write_update(folder, "picket.md", HEAD + "media:\n  - {file: gate.jpg, alt: G}\n")
+    catalog = _catalog(tmp_path, folder)
+    path = catalog.items["picket"].media[0].path
+    shutil.rmtree(tmp_path / "cache")
+    assert not catalog.reload()
+    assert path.is_file() and catalog.items["picket"].media[0].path == path

@@ -141,6 +141,8 @@ class MediaFiles:
             return Prepared(None, (Finding(_document_too_big(st.st_size)),))
         key = (str(source), st.st_size, st.st_mtime_ns)
         known = self._known.get(key)
+        if known is not None and known.media is not None and not known.media.path.is_file():
+            known = None  # the cache folder was cleared: strip it again
         if known is None:
             known = self._prepare(source, mime)
             if len(self._known) >= _REMEMBERED:  # old versions of edited files
