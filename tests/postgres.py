@@ -7,6 +7,7 @@ PostgreSQL refuses to run as root, so as root the server runs as the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -114,11 +115,18 @@ class PostgresServer:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextlib.contextmanager
+def started_postgres() -> Iterator[PostgresServer]:
+    """A new server, started, and stopped when the block ends."""
     server = PostgresServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with started_postgres() as server:
+        yield server

@@ -27,7 +27,7 @@ from bot.logs import SafeFormatter
 from bot.store.database import make_engine
 from tests.conftest import write_update
 from tests.fake_telegram import FakeTelegram, FakeUser
-from tests.postgres import PostgresServer
+from tests.postgres import PostgresServer, started_postgres
 
 ADMIN = 7_310_442_001
 USERS = [7_310_442_100 + n for n in range(24)]
@@ -60,12 +60,8 @@ def secrets_in(output: bytes, fake: FakeTelegram) -> list[str]:
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A server of this test's own: it is stopped and started during the test."""
-    server = PostgresServer()
-    server.start()
-    try:
+    with started_postgres() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli.common import catalog_of, config_of, key_refused, no_database_yet, open_read_only
+from bot.cli.common import catalog_of, config_of, key_fits, no_database_yet, open_read_only
 from bot.cli.media_preview import media_preview
 from bot.clock import SystemClock
 from bot.config import Config, config_path_from
@@ -28,9 +28,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     config = config_of(args)
     for said in config_warnings(config_path_from(args.config), config):
         print(said, file=sys.stderr)
-    refused = key_refused(config)
-    if refused is not None:
-        print(f"strikewire: {refused}", file=sys.stderr)
+    if not key_fits(config):
         return 1
     catalog = catalog_of(config).load()
     for problem in catalog.problems:
@@ -55,9 +53,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_preview(args: argparse.Namespace) -> int:
     config = config_of(args)
-    refused = key_refused(config)
-    if refused is not None:
-        print(f"strikewire: {refused}", file=sys.stderr)
+    if not key_fits(config):
         return 1
     path = Path(args.file)
     if not path.is_file():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from bot.config import Config, config_path_from, load_config
@@ -48,6 +49,15 @@ def key_refused(config: Config) -> str | None:
     if no_database_yet(config):
         return None
     return asyncio.run(_key_problem(config.database_url, config))
+
+
+def key_fits(config: Config) -> bool:
+    """Whether the configured privacy key fits the database; if not, say why
+    on stderr (for the subcommands that read the database)."""
+    refused = key_refused(config)
+    if refused is not None:
+        print(f"strikewire: {refused}", file=sys.stderr)
+    return refused is None
 
 
 def no_database_yet(config: Config) -> bool:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from bot.cli.common import catalog_of, config_of, key_refused, open_read_only
+from bot.cli.common import catalog_of, config_of, key_fits, open_read_only
 from bot.clock import SystemClock
 from bot.config import Config, WebConfig
 from bot.i18n import texts
@@ -90,9 +90,7 @@ def _checked_base_url(value: str) -> str | None:
 
 def cmd_site(args: argparse.Namespace) -> int:
     config = config_of(args)
-    refused = key_refused(config)
-    if refused is not None:
-        print(f"strikewire: {refused}", file=sys.stderr)
+    if not key_fits(config):
         return 1
     if args.base_url is not None and _checked_base_url(args.base_url) is None:
         print(
