@@ -26,9 +26,12 @@ bot's CPU, and sends that go out together come back together, so their
 answers are read in one wake-up too (docs/benchmarks.md).
 
 An album (sendMediaGroup) is one request but each of its photos counts as a
-message: its slot has a `weight`. The bucket saves up that many tokens for
-it (nobody else is served meanwhile, so the second before it leaves room),
-and its chat must have been quiet for `weight` spacings before it goes.
+message: its slot has a `weight` w. The bucket saves up w tokens for it
+(nobody else is served meanwhile, so the second before it has room for w
+messages) and after it owes w - 1 more (so the second after it has room
+too): an album costs 2w - 1 slots of time, the price of a strict one-second
+window that all w messages land in at once. Its chat must have been quiet
+for w spacings before it goes.
 """
 
 from __future__ import annotations
@@ -223,7 +226,7 @@ class SendLimiter:
                 await self._sleep((waiter.weight - self._tokens) / self._rate, idle=False)
                 continue
             self._saving = 0
-            self._tokens -= waiter.weight
+            self._tokens -= 2 * waiter.weight - 1
             self._chat_next[waiter.chat_id] = now + self._interval(waiter.chat_id)
             self.granted += 1
             waiter.future.set_result(None)

@@ -131,7 +131,9 @@ class FileIds:
 def _input(media: Media, file_id: str | None) -> str | InputFile:
     if file_id is not None:
         return file_id
-    return InputFile(media.read(), filename=media.name)
+    # attach: inside a media JSON (albums, editMessageMedia) a file is named
+    # by an `attach://` reference to its own part of the form.
+    return InputFile(media.read(), filename=media.name, attach=True)
 
 
 def _item(media: Media, ref: str | InputFile, caption: str | None = None) -> Any:
