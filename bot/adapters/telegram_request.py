@@ -245,5 +245,6 @@ class AiohttpRequest(BaseRequest):
         for name, (filename, content, mime_type) in request_data.multipart_data.items():
             # A file object, not bytes: aiohttp warns that a large body in
             # bytes may block the loop (a photo is megabytes).
-            form.add_field(name, io.BytesIO(content), filename=filename, content_type=mime_type)
+            body = io.BytesIO(content) if isinstance(content, bytes) else content
+            form.add_field(name, body, filename=filename, content_type=mime_type)
         return form
