@@ -30,6 +30,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.registry import Composers, ReloadHooks
 from bot.delivery.worker import Action, Backoff, DeliveryWorker
 from bot.i18n import Texts, spoken, texts
+from bot.media.files import MediaFiles
 from bot.pickets.scheduler import PicketScheduler
 from bot.platforms import Platform
 from bot.render.parts import part_limit
@@ -66,7 +67,8 @@ class App:
         self.watch = watch
         self.settle = settle
         limit = part_limit(config.broadcast.max_parts)
-        self.catalog = Catalog(config.updates_path, config.zone, config.language, limit)
+        files = MediaFiles(config.media_cache_path)  # stripped copies (docs/media.md)
+        self.catalog = Catalog(config.updates_path, config.zone, config.language, limit, files)
         # One composer per kind of outbox row, and the reload hooks: built
         # once in start (bot/delivery/registry.py).
         self._composers: Composers | None = None

@@ -43,6 +43,7 @@ from bot.adapters.base import (
     Transient,
 )
 from bot.cleantext import clean
+from bot.media.lines import fallback_line
 from bot.platforms import Platform
 from bot.render import to_plain
 
@@ -199,6 +200,7 @@ class ConsoleAdapter:
     def _show(self, message: Outgoing, header: str | None = None) -> bool:
         """Print a message; False if standard output has closed."""
         lines = [header] if header else []
+        lines += [fallback_line(m) for m in message.media]
         lines.append("\n".join(to_plain(message.markdown)))
         if message.attachment is not None:
             lines.append(

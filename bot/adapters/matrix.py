@@ -38,7 +38,7 @@ from bot.adapters.base import (
 from bot.adapters.matrix_files import fetch
 from bot.adapters.matrix_inbox import FileCommand, Inbox, SyncFailed, SyncOutcome
 from bot.adapters.matrix_rules import DEFAULT_RETRY_AFTER_S
-from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
+from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender, with_media_lines
 from bot.adapters.matrix_session import client_config, open_session
 from bot.config import MatrixConfig
 from bot.logs import PLAIN, Pseudonyms
@@ -184,11 +184,11 @@ class MatrixAdapter:
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         await self._wait_ready()
-        return await self._sender.send(chat_id, message, Priority.BROADCAST)
+        return await self._sender.send(chat_id, with_media_lines(message), Priority.BROADCAST)
 
     async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
         await self._wait_ready()
-        return await self._sender.edit(chat_id, message_ids, message)
+        return await self._sender.edit(chat_id, message_ids, with_media_lines(message))
 
     async def take_back(
         self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing

@@ -17,6 +17,7 @@ withdrawals redact every part with the reason.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import logging
@@ -38,6 +39,7 @@ from bot.adapters.base import (
     Transient,
 )
 from bot.adapters.matrix_rules import classify_error
+from bot.media.lines import fallback_markdown
 from bot.render import to_matrix
 
 log = logging.getLogger(__name__)
@@ -303,3 +305,14 @@ def _fingerprint(message: Outgoing) -> str:
     if message.attachment is not None:
         digest.update(message.attachment.filename.encode())
     return digest.hexdigest()
+
+
+def with_media_lines(message: Outgoing) -> Outgoing:
+    """NOT YET DONE (docs/media.md): Matrix uploads. Until then an update's
+    files are written as `[image: alt]` / `[document: name]` lines above the
+    text, so a Matrix reader at least learns there is a picture."""
+    if not message.media:
+        return message
+    return dataclasses.replace(
+        message, markdown=fallback_markdown(message.media, message.markdown), media=()
+    )

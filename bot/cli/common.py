@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.config import Config, config_path_from, load_config
 from bot.content.catalog import Catalog
+from bot.media.files import MediaFiles
 from bot.render.parts import part_limit
 from bot.store import DatabaseError, Store, open_store
 from bot.store.database import make_engine, sqlite_file
@@ -21,6 +22,7 @@ def catalog_of(config: Config, directory: Path | None = None) -> Catalog:
         config.zone,
         config.language,
         part_limit(config.broadcast.max_parts),
+        media_files=MediaFiles(config.media_cache_path),
     )
 
 

@@ -329,5 +329,11 @@ class Config(Strict):
         return url
 
     @property
+    def media_cache_path(self) -> Path:
+        """Where the stripped copies of media files are kept (docs/media.md):
+        beside the config, never inside updates/."""
+        return self.base_dir / "media-cache"
+
+    @property
     def matrix_store_path(self) -> Path | None:
         return None if self.matrix is None else self.base_dir / self.matrix.store_path

@@ -31,8 +31,10 @@ from zoneinfo import ZoneInfo
 
 from bot.content.items import Item, Kind, Translation
 from bot.content.loader import Parsed, is_update_file, parse_file
+from bot.content.media_refs import attach_media, translation_media_problem
 from bot.content.notices import dangling_link, ignored_name
 from bot.limits import MAX_DOCUMENT_BYTES
+from bot.media.files import MediaFiles
 from bot.problems import Problem
 
 # Far more than any bulletin needs; a larger file is a mistake (a pasted log,
@@ -52,6 +54,17 @@ def too_big(size: int) -> str | None:
         f"is {size / 1024 / 1024:.1f} MB; an update file may be at most "
         f"{MAX_FILE_BYTES // 1024 // 1024} MB (split it into several updates)"
     )
+
+
+def _misfit(path: Path, tr: Translation, base: Item) -> Problem | None:
+    """Why a translation does not fit its base file (places, media), or None."""
+    if tr.places is not None and len(tr.places) != len(base.places):
+        return Problem(
+            path,
+            1,
+            f"places: a translation must list the same {len(base.places)} places as {base.path}",
+        )
+    return translation_media_problem(path, tr, base)
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,9 @@ class Catalog:
     default_lang: str = "en"
     # The length rule (bot/render/parts.py `part_limit(broadcast.max_parts)`).
     too_long: TooLong | None = None
+    # Checks and strips the files `media:` names (bot/media/files.py): the
+    # bot gives it its cache folder; without one, a temporary folder.
+    media_files: MediaFiles = field(default_factory=MediaFiles)
     items: dict[str, Item] = field(default_factory=dict)
     withdrawn: dict[str, Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -119,8 +135,22 @@ class Catalog:
                     Parsed(path, problems=(Problem(path, 0, f"cannot be read: {exc.strerror}"),))
                 )
                 continue
-            parsed.append(parse_file(self._shown(path), raw, self.zone, self.default_lang))
+            parsed.append(
+                self._with_media(
+                    parse_file(self._shown(path), raw, self.zone, self.default_lang), path, warnings
+                )
+            )
         return parsed
+
+    def _with_media(self, parsed: Parsed, real: Path, warnings: list[Problem]) -> Parsed:
+        """`parsed` with its media checked and stripped; refused when one is."""
+        if parsed.item is None or not parsed.item.media_refs:
+            return parsed
+        item, problems = attach_media(parsed.item, real, self.directory, self.media_files)
+        warnings.extend(p for p in problems if p.warning)
+        if item is None:
+            return Parsed(parsed.path, problems=tuple(p for p in problems if not p.warning))
+        return replace(parsed, item=item)
 
     def _warn_ignored(self, path: Path, warnings: list[Problem]) -> None:
         """A skipped name that looks meant as an update, outside hidden folders."""
@@ -193,15 +223,9 @@ class Catalog:
                 )
                 continue
             base = items[base_id]
-            if tr.places is not None and len(tr.places) != len(base.places):
-                problems.append(
-                    Problem(
-                        entry.path,
-                        1,
-                        "places: a translation must list the same "
-                        f"{len(base.places)} places as {base.path}",
-                    )
-                )
+            wrong = _misfit(entry.path, tr, base)
+            if wrong is not None:
+                problems.append(wrong)
                 continue
             merged = {**base.translations, tr.lang: tr}
             items[base_id] = replace(
@@ -300,7 +324,8 @@ class Catalog:
         refused = too_big(len(raw))
         if refused:
             return None, [Problem(path, 0, refused)]
-        parsed = parse_file(path, raw, self.zone, self.default_lang)
+        real = self.directory / f"{stem}.md"
+        parsed = self._with_media(parse_file(path, raw, self.zone, self.default_lang), real, [])
         if parsed.item is None:
             return None, list(parsed.problems)
         too_long = self._too_long(parsed.item)

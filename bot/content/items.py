@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import re
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from bot.durations import parse_duration
+from bot.media.types import Media
 
 # A title is a headline: a longer one is a body pasted on the title line.
 MAX_TITLE = 200
@@ -168,6 +170,39 @@ class TranslatedPlace(_Strict):
         return base.model_copy(update={"city": self.city, "where": self.where})
 
 
+def _media_entry(value: Any) -> Any:
+    # `- picket.jpg` is short for `- file: picket.jpg`.
+    return {"file": value} if isinstance(value, str) else value
+
+
+class MediaEntry(_Strict):
+    """One entry of `media:`: a file beside the update and its description."""
+
+    file: str = Field(min_length=1)
+    alt: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class TranslatedMediaEntry(_Strict):
+    """A translation's entry: the base file's entry, in order, with its own
+    `alt`; `file`, if given, must name the same file."""
+
+    file: str | None = Field(default=None, min_length=1)
+    alt: str | None = Field(default=None, min_length=1, max_length=1000)
+
+
+MediaEntries = list[Annotated[MediaEntry, BeforeValidator(_media_entry)]]
+TranslatedMediaEntries = list[Annotated[TranslatedMediaEntry, BeforeValidator(_media_entry)]]
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """An entry as written, with its line: resolved into a `Media` by the catalog."""
+
+    file: str | None
+    alt: str | None
+    line: int
+
+
 class FrontMatter(_Strict):
     """The keys a base update file may have."""
 
@@ -188,6 +223,8 @@ class FrontMatter(_Strict):
     correction: str | None = Field(default=None, min_length=1, max_length=500)
     # Taken back from every chat: None, "" (no reason given) or the reason.
     withdrawn: Withdrawn = None
+    # Photos and documents sent with the update (docs/media.md).
+    media: MediaEntries | None = None
 
 
 class TranslationFrontMatter(_Strict):
@@ -198,6 +235,8 @@ class TranslationFrontMatter(_Strict):
     # The base file's places, in order, with their names translated.
     places: list[TranslatedPlace] | None = None
     correction: str | None = Field(default=None, min_length=1, max_length=500)
+    # The base file's media, in order, with the alt texts translated.
+    media: TranslatedMediaEntries | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +248,7 @@ class Translation:
     addresses: tuple[Address, ...] | None
     places: tuple[TranslatedPlace, ...] | None
     correction: str | None = None
+    media: tuple[MediaRef, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +277,9 @@ class Item:
     digest: str = ""
     # The line of each front-matter key in the base file, for warnings.
     key_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    # The stripped files sent with the update, and the entries they came from.
+    media: tuple[Media, ...] = ()
+    media_refs: tuple[MediaRef, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def published_at(self) -> datetime:
@@ -273,6 +316,16 @@ class Item:
             correction=tr.correction if tr.correction is not None else self.correction,
             withdrawn=self.withdrawn,
             digest=self.digest,
+            media=self._media_in(tr),
+        )
+
+    def _media_in(self, tr: Translation) -> tuple[Media, ...]:
+        """The media with the translation's alt texts where it gives them."""
+        if not tr.media:
+            return self.media
+        alts = [ref.alt for ref in tr.media] + [None] * len(self.media)
+        return tuple(
+            dc_replace(m, alt=alt) if alt else m for m, alt in zip(self.media, alts, strict=False)
         )
 
     def place_starts(self) -> list[tuple[Place, datetime]]:

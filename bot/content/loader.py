@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,9 @@ from bot.content.items import (
     FrontMatter,
     Item,
     Kind,
+    MediaEntry,
+    MediaRef,
+    TranslatedMediaEntry,
     Translation,
     TranslationFrontMatter,
 )
@@ -234,6 +238,7 @@ def parse_file(path: Path, raw: bytes, zone: ZoneInfo, default_lang: str) -> Par
             addresses=tuple(fm.addresses) if fm.addresses is not None else None,
             places=tuple(fm.places) if fm.places is not None else None,
             correction=fm.correction,
+            media=_refs(fm.media, lines),
         )
         return Parsed(path, translation=tr, translation_of=name.stem)
     problems += [Problem(path, line, msg) for line, msg in _kind_rules(fm, lines)]
@@ -317,4 +322,18 @@ def _item(
         withdrawn=fm.withdrawn,
         digest=digest,
         key_lines={str(loc[0]): line for loc, line in lines.items() if len(loc) == 1},
+        media_refs=_refs(fm.media, lines) or (),
+    )
+
+
+def _refs(
+    entries: Sequence[MediaEntry | TranslatedMediaEntry] | None, lines: dict[Loc, int]
+) -> tuple[MediaRef, ...] | None:
+    """The `media:` entries with the line each stands on."""
+    if entries is None:
+        return None
+    at = lines.get(("media",), 1)
+    return tuple(
+        MediaRef(entry.file, entry.alt, lines.get(("media", index), at))
+        for index, entry in enumerate(entries)
     )

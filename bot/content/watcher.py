@@ -4,7 +4,9 @@ Changes are picked up within seconds. A file still being written (a slow copy)
 is waited for: the reload happens only once the changed files have kept the
 same size and modification time for `settle` seconds, so a half-written file
 is not published (the files are looked at in a worker thread: a copy of
-thousands of files must not stall answers). Editors' temp files and hidden files are ignored. Once
+thousands of files must not stall answers). Pictures and PDFs count as much
+as update files: a replaced photo is a correction of the update naming it.
+Editors' temp files and hidden files are ignored. Once
 the watch is armed the folder is read once more, so a file written while the
 bot was starting is not missed.
 """
@@ -19,8 +21,14 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from bot.content.loader import is_update_file
+from bot.media.files import SUFFIXES
 
 log = logging.getLogger(__name__)
+
+
+def is_media_file(path: Path) -> bool:
+    """A file `media:` may name (by its suffix), not hidden or a partial copy."""
+    return path.suffix.lower() in SUFFIXES and not path.name.startswith((".", "#", "~"))
 
 
 def _signature(paths: set[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -57,7 +65,8 @@ async def watch_updates(
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
 
     def relevant(change: Change, path: str) -> bool:
-        return is_update_file(Path(path))
+        # A picture an update names is part of it: a new one is a correction.
+        return is_update_file(Path(path)) or is_media_file(Path(path))
 
     # The first (timed-out, empty) batch says the watcher is armed: reading the
     # folder once more then catches a file written between the start-up load

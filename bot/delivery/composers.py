@@ -67,7 +67,11 @@ class ItemComposers:
         """The update for one reader, said to be untranslated where it is."""
         text = item_message(item, t, corrected_on)
         note = untranslated(item, t)
-        return Outgoing(f"{note}\n\n{text}" if note else text, protect_content=item.protect_content)
+        return Outgoing(
+            f"{note}\n\n{text}" if note else text,
+            protect_content=item.protect_content,
+            media=item.media,  # with the reader's alt texts (Item.in_language)
+        )
 
     def _today(self) -> date:
         return self.clock.now().astimezone(self.catalog.zone).date()

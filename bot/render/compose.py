@@ -91,8 +91,12 @@ def item_message(item: Item, t: Texts, corrected_on: date | None = None) -> str:
 
 def revision(item: Item, t: Texts) -> str:
     """What a reader of this (language's) item sees, as a short digest: the
-    same text gives the same revision whatever the file's bytes or YAML."""
+    same text gives the same revision whatever the file's bytes or YAML;
+    the media files and their alt texts count too."""
     seen = item_message(item, t) + ("\0protected" if item.protect_content else "")
+    # A new picture or alt text is a new revision (the file's bytes by their
+    # digest); an update without media keeps the revision it always had.
+    seen += "".join(f"\0{m.digest}\0{m.kind}\0{m.alt}" for m in item.media)
     return hashlib.blake2b(seen.encode(), digest_size=8).hexdigest()
 
 
