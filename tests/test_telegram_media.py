@@ -282,3 +282,17 @@ async def test_the_fake_refuses_what_telegram_refuses(tmp_path: Path, fake: Fake
         assert len(fake.media.uploads) == 1
     finally:
         await bot.shutdown()
+
+
+async def test_a_stored_file_id_telegram_no_longer_knows_is_uploaded_again(
+    tmp_path: Path, fake: FakeTelegram, start: Start
+) -> None:
+    state = MemoryState()
+    picture = photo(tmp_path, "a.jpg")
+    key = f"file:{fake.token.partition(':')[0]}:{picture.digest}"
+    state.values[key] = "AgACforgotten"
+    adapter = await start(state)
+    ids = await adapter.send("7", Outgoing("Picket", media=(picture,)))
+    [upload] = fake.media.uploads
+    assert [m.file_id for m in shown(fake, 7)] == [upload.file_id] and len(ids) == 1
+    assert state.values[key] == upload.file_id

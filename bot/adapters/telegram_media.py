@@ -36,7 +36,7 @@ from telegram import InputFile, InputMediaDocument, InputMediaPhoto
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.adapters.base import Outgoing, Priority
+from bot.adapters.base import Outgoing, Priority, Rejected
 from bot.media.types import Media, MediaKind
 from bot.store import KeyValue
 
@@ -77,6 +77,7 @@ class FileIds:
         self._prefix = f"file:{bot_id}:"  # a file_id belongs to one bot
         self._known: dict[str, str] = {}
         self._uploading: dict[str, asyncio.Event] = {}
+        self._stale: set[str] = set()  # stored ids Telegram refused: upload again
         self.uploads = 0
 
     async def claim(self, media: Sequence[Media]) -> dict[str, str | None]:
@@ -102,7 +103,9 @@ class FileIds:
         return found
 
     async def _load(self, digest: str) -> None:
-        if digest in self._known or digest in self._uploading or self._state is None:
+        if digest in self._known or digest in self._uploading or digest in self._stale:
+            return
+        if self._state is None:
             return
         stored = await self._state.get(self._prefix + digest)
         if stored:
@@ -111,6 +114,7 @@ class FileIds:
     async def uploaded(self, digest: str, file_id: str) -> None:
         self.uploads += 1
         self._known[digest] = file_id
+        self._stale.discard(digest)
         self.release([digest])
         if self._state is not None:
             try:
@@ -118,8 +122,11 @@ class FileIds:
             except Exception as exc:  # the send went out; a restart uploads again
                 log.warning("telegram file id not stored error=%s", type(exc).__name__)
 
-    def forget(self, digest: str) -> None:
-        self._known.pop(digest, None)
+    def forget(self, digests: Sequence[str]) -> None:
+        """Telegram no longer knows these file ids: the next send uploads."""
+        for digest in digests:
+            self._known.pop(digest, None)
+            self._stale.add(digest)
 
     def release(self, digests: Sequence[str]) -> None:
         for digest in digests:
@@ -182,6 +189,7 @@ class MediaSender:
         options: dict[str, Any],
         priority: Priority,
         finish: bool,
+        retried: bool = False,
     ) -> list[str]:
         known = await self.files.claim(group)
         mine = [m.digest for m in group if known[m.digest] is None]
@@ -198,6 +206,17 @@ class MediaSender:
 
         try:
             sent = await self._call(chat_id, priority, request, finish=finish, weight=len(group))
+        except Rejected as exc:
+            self.files.release(mine)
+            stale = [m.digest for m in group if known[m.digest] is not None]
+            if retried or not stale or "file identifier" not in exc.reason.lower():
+                raise
+            # A stored id Telegram no longer takes: upload those files again.
+            self.files.forget(stale)
+            return await self._send_group(
+                chat_id, ref, group, caption, options, priority, finish, retried=True
+            )
+        try:
             for media, message in zip(group, sent, strict=True):
                 if media.digest in mine:
                     await self.files.uploaded(media.digest, file_id_of(message))
