@@ -42,7 +42,7 @@ from bot.media.types import Media, MediaKind
 
 def make_photo(folder: Path, megabytes: float) -> Media:
     """A JPEG of random pixels, about `megabytes` MB (noise does not compress)."""
-    side = int((megabytes * 1024 * 1024 / 1.6) ** 0.5)  # ~1.6 bytes a pixel at quality 90
+    side = int((megabytes * 1024 * 1024 / 0.9) ** 0.5)  # ~0.9 bytes a pixel at quality 90
     image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
