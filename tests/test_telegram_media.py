@@ -18,7 +18,7 @@ from pypdf import PdfWriter
 from telegram import Bot, InputFile, InputMediaPhoto
 from telegram.error import BadRequest
 
-from bot.adapters.base import Outgoing
+from bot.adapters.base import Outgoing, Transient
 from bot.adapters.telegram import TelegramAdapter
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.config import TelegramConfig, TelegramLimits
@@ -296,3 +296,18 @@ async def test_a_stored_file_id_telegram_no_longer_knows_is_uploaded_again(
     [upload] = fake.media.uploads
     assert [m.file_id for m in shown(fake, 7)] == [upload.file_id] and len(ids) == 1
     assert state.values[key] == upload.file_id
+
+
+async def test_a_failed_upload_lets_a_waiting_send_upload_instead(
+    tmp_path: Path, fake: FakeTelegram, start: Start
+) -> None:
+    adapter = await start()
+    message = Outgoing("Picket", media=(photo(tmp_path, "a.jpg"),))
+    fake.fail_next = 1  # the first upload meets a 502
+    sends = (adapter.send(str(chat), message) for chat in range(1, 6))
+    # Bounded: a claim never released would leave the other sends waiting forever.
+    results = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 30)
+    failed = [r for r in results if isinstance(r, Transient)]
+    assert len(failed) == 1, "the send that met the 502 goes back to the worker"
+    assert len(fake.media.uploads) == 1, "one of the waiting sends uploaded it"
+    assert sum(1 for chat in range(1, 6) if shown(fake, chat)) == 4

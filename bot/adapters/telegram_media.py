@@ -206,8 +206,12 @@ class MediaSender:
 
         try:
             sent = await self._call(chat_id, priority, request, finish=finish, weight=len(group))
-        except Rejected as exc:
+        except BaseException as exc:
+            # Whatever failed (a 502, a cancelled send), the sends waiting for
+            # these files are let go: one of them uploads instead.
             self.files.release(mine)
+            if not isinstance(exc, Rejected):
+                raise
             stale = [m.digest for m in group if known[m.digest] is not None]
             if retried or not stale or "file identifier" not in exc.reason.lower():
                 raise
