@@ -148,6 +148,8 @@ async def test_three_photos_go_as_one_album_then_the_text(
     assert ids == [str(m.message_id) for m in messages], "media first, then the text"
     received = [u.content for u in fake.media.uploads]
     assert received == [f.path.read_bytes() for f in files]
+    # A phone's file name dates the picture: it never leaves the machine.
+    assert {u.filename for u in fake.media.uploads} == {"photo.jpeg"}
 
 
 async def test_a_pdf_is_a_document_with_the_caption_and_photos_come_before_it(

@@ -140,7 +140,16 @@ def _input(media: Media, file_id: str | None) -> str | InputFile:
         return file_id
     # attach: inside a media JSON (albums, editMessageMedia) a file is named
     # by an `attach://` reference to its own part of the form.
-    return InputFile(media.read(), filename=media.name, attach=True)
+    return InputFile(media.read(), filename=upload_name(media), attach=True)
+
+
+def upload_name(media: Media) -> str:
+    """The file name sent with the bytes. A document's is shown to readers;
+    a photo's is not, and a phone's name (IMG_20261206_0712.jpg) dates the
+    picture: photos go up as `photo.<ext>`."""
+    if media.kind is MediaKind.DOCUMENT:
+        return media.name
+    return "photo." + media.mime.rpartition("/")[2]
 
 
 def _item(media: Media, ref: str | InputFile, caption: str | None = None) -> Any:
