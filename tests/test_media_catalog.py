@@ -173,3 +173,80 @@ def test_a_translation_may_not_list_more_files_than_its_base(tmp_path: Path) -> 
         "(a translation gives the alt of the base file's entries, in order)"
     ]
     assert catalog.items["picket"].translations == {}
+
+
+def test_preview_lists_the_files_and_what_each_platform_sends(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = _folder(tmp_path)
+    media = "media:\n  - {file: gate.jpg, alt: The gate}\n  - gate.jpg\n  - leaflet.pdf\n"
+    path = write_update(folder, "picket.md", HEAD + media)
+    assert main(["preview", str(path)]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("── media") :].splitlines()
+    assert lines[0] == "── media: 3 file(s), metadata stripped ──"
+    assert lines[1].startswith("gate.jpg: photo, 20x40, ") and lines[1].endswith(
+        ' KB stripped, alt "The gate"'
+    )
+    assert lines[2].endswith("KB stripped, no alt")
+    assert lines[3].startswith("leaflet.pdf: document, ")
+    assert lines[4:9] == [
+        "── telegram sends ──",
+        "1. sendMediaGroup: an album of 2 photos",
+        "2. sendDocument leaflet.pdf",
+        "3. sendMessage: the text, as a reply to the first",
+        "4. each file uploaded once; every later chat gets its file_id",
+    ]
+    assert "[image: The gate]" in lines and "[image]" in lines
+    assert lines[-1] == "[document: leaflet.pdf]"
+    # The stripped copies are kept beside the config, not in updates/.
+    assert (tmp_path / "media-cache").is_dir()
+    assert sorted(p.name for p in folder.iterdir()) == ["gate.jpg", "leaflet.pdf", "picket.md"]
+
+
+def test_one_photo_takes_the_text_as_its_caption_when_it_fits() -> None:
+    from bot.media.plan import telegram_plan
+    from bot.media.types import Media
+
+    photo = Media(MediaKind.PHOTO, "a.jpg", "image/jpeg", Path("a.jpg"), "a" * 64, 1)
+    assert telegram_plan((photo,), 1024)[0] == (
+        "sendPhoto a.jpg, the text as its caption (1024 characters)"
+    )
+    assert telegram_plan((photo,), 1025)[1] == (
+        "sendMessage: the text, as a reply to the first (over 1024 characters for a caption)"
+    )
+
+
+def test_a_link_loop_a_fifo_and_a_giant_picture_are_refused_not_hung_on(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    folder = _folder(tmp_path)
+    (folder / "loop.jpg").symlink_to("loop.jpg")
+    os.mkfifo(folder / "pipe.png")
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")  # 81 million pixels, a few KB
+    (folder / "huge.png").write_bytes(out.getvalue())
+    write_update(folder, "odd.md", HEAD + "media:\n  - loop.jpg\n  - pipe.png\n  - huge.png\n")
+    catalog = _catalog(tmp_path, folder)
+    problems = _problems(catalog)
+    assert problems[0].startswith("updates/odd.md:6: media[0]: loop.jpg cannot be read")
+    assert problems[1] == "updates/odd.md:7: media[1]: pipe.png is not a file"
+    assert problems[2] == (
+        "updates/odd.md:8: media[2]: huge.png is 9000x9000 pixels; a picture may have "
+        "at most 60 million (make it smaller)"
+    )
+
+
+def test_a_cleared_cache_is_filled_again_on_the_next_scan(tmp_path: Path) -> None:
+    import shutil
+
+    folder = _folder(tmp_path)
+    write_update(folder, "picket.md", HEAD + "media:\n  - {file: gate.jpg, alt: G}\n")
+    catalog = _catalog(tmp_path, folder)
+    path = catalog.items["picket"].media[0].path
+    shutil.rmtree(tmp_path / "cache")
+    assert not catalog.reload()
+    assert path.is_file() and catalog.items["picket"].media[0].path == path

@@ -96,3 +96,31 @@ def test_matrix_writes_the_same_lines_into_the_text_for_now(tmp_path: Path) -> N
     )
     plain = Outgoing("text")
     assert with_media_lines(plain) is plain
+
+
+async def test_a_replaced_picture_alone_wakes_the_watcher(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.content.watcher import watch_updates
+
+    folder = tmp_path / "updates"
+    folder.mkdir()
+    calls: list[int] = []
+    armed = asyncio.Event()
+    changed = asyncio.Event()
+
+    async def on_change() -> None:
+        calls.append(1)
+        (changed if armed.is_set() else armed).set()
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_updates(folder, on_change, stop, settle=0.1))
+    try:
+        await asyncio.wait_for(armed.wait(), 15)
+        (folder / ".hidden.jpg").write_bytes(b"x")  # not looked at
+        (folder / "gate.jpg").write_bytes(samples.jpeg())
+        await asyncio.wait_for(changed.wait(), 15)
+        assert len(calls) == 2
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)

@@ -95,3 +95,21 @@ def test_a_damaged_file_is_refused_not_crashed_on() -> None:
         strip(samples.jpeg()[:40], "image/jpeg")
     with pytest.raises(StripError):
         strip(b"%PDF-1.7\nnot really", "application/pdf")
+
+
+def test_iptc_in_a_jpeg_is_gone() -> None:
+    # An APP13 (Photoshop/IPTC) segment right after the start of the image,
+    # holding a by-line (2:80) as news photographers' tools write it.
+    iptc = b"\x1c\x02\x50" + len(samples.AUTHOR).to_bytes(2, "big") + samples.AUTHOR.encode()
+    block = b"8BIM\x04\x04\x00\x00" + len(iptc).to_bytes(4, "big") + iptc
+    payload = b"Photoshop 3.0\x00" + block
+    segment = b"\xff\xed" + (len(payload) + 2).to_bytes(2, "big") + payload
+    plain = io.BytesIO()
+    samples.two_halves().save(plain, "JPEG")
+    raw = plain.getvalue()[:2] + segment + plain.getvalue()[2:]
+    with Image.open(io.BytesIO(raw)) as image:
+        assert "photoshop" in image.info  # Pillow reads the IPTC we wrote
+    stripped = strip(raw, "image/jpeg")
+    assert samples.AUTHOR.encode() not in stripped.data and b"Photoshop" not in stripped.data
+    with Image.open(io.BytesIO(stripped.data)) as image:
+        assert "photoshop" not in image.info

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.cli.common import catalog_of, config_of, key_refused, no_database_yet, open_read_only
+from bot.cli.media_preview import media_preview
 from bot.clock import SystemClock
 from bot.config import Config, config_path_from
 from bot.config_secrets import config_warnings
@@ -96,6 +97,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for number, part in enumerate(parts, 1):
         print(f"── {args.platform} part {number}/{len(parts)} ({len(part)} characters) ──")
         print(part)
+    if item.media:
+        print(media_preview(item.media, markdown))
     effect = (
         None
         if no_database_yet(config)

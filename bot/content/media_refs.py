@@ -64,7 +64,11 @@ def _one(
 ) -> Media | None:
     name = ref.file or ""
     where = f"media[{index}]: {name}"
-    resolved = (real_path.parent / name).resolve()
+    try:
+        resolved = (real_path.parent / name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a name too long
+        problems.append(Problem(shown, ref.line, f"{where} cannot be read (check the path)"))
+        return None
     if not resolved.is_relative_to(root.resolve()):
         problems.append(
             Problem(

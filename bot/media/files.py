@@ -37,6 +37,9 @@ MAX_PHOTO_BYTES = 10 * MB
 MAX_PHOTO_SIDES = 10_000  # width plus height
 MAX_DOCUMENT_BYTES = 50 * MB
 MAX_ENTRIES = 10
+# Pixels decoded to strip a picture (a 10,000 x 6,000 photo); a larger one is
+# refused before it is decoded.
+MAX_PIXELS = 60_000_000
 
 SUFFIXES = {
     ".jpg": "image/jpeg",
@@ -72,8 +75,15 @@ def _sniff(raw: bytes, mime: str) -> str | None:
     try:
         with Image.open(io.BytesIO(raw)) as image:
             found = image.format or "?"
+            width, height = image.size
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return f"is not a {_NAMES[expected]} image (the file is damaged or not a picture)"
+    if width * height > MAX_PIXELS:
+        # Decoding it to strip it would take gigabytes of memory.
+        return (
+            f"is {width}x{height} pixels; a picture may have at most "
+            f"{MAX_PIXELS // 1_000_000} million (make it smaller)"
+        )
     if found == expected:
         return None
     right = {v: k for k, v in IMAGE_FORMATS.items()}.get(found)
@@ -131,6 +141,8 @@ class MediaFiles:
             return Prepared(None, (Finding(_document_too_big(st.st_size)),))
         key = (str(source), st.st_size, st.st_mtime_ns)
         known = self._known.get(key)
+        if known is not None and known.media is not None and not known.media.path.is_file():
+            known = None  # the cache folder was cleared: strip it again
         if known is None:
             known = self._prepare(source, mime)
             if len(self._known) >= _REMEMBERED:  # old versions of edited files

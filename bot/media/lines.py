@@ -13,10 +13,12 @@ from bot.media.types import Media
 
 
 def fallback_line(media: Media) -> str:
-    """`[image: alt]` for a picture (its file name when it has no alt),
+    """`[image: alt]` for a picture (`[image]` when it has no alt: a phone's
+    file name, IMG_20270306_120501.jpg, says when it was taken), and
     `[document: name]` for a PDF or a photo sent as a document."""
     if media.mime.startswith("image/"):
-        return f"[image: {' '.join((media.alt or media.name).split())}]"
+        alt = " ".join(media.alt.split())
+        return f"[image: {alt}]" if alt else "[image]"
     return f"[document: {media.name}]"
 
 

@@ -2,9 +2,10 @@
 
 One feed per language (`feed.xml` in the default language, `feed.ru.xml`…):
 each entry is an update as a reader of that language gets it, in full, with
-its addresses and places. An entry's `updated` is when its file last changed
-(a correction moves it), never earlier than its publication; the feed's is
-the newest entry's, so the same catalogue gives the same bytes.
+its addresses and places, and each of its files as an enclosure. An
+entry's `updated` is when its file last changed (a correction moves it),
+never earlier than its publication; the feed's is the newest entry's, so
+the same catalogue gives the same bytes.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
+from lxml import etree  # type: ignore[import-untyped]  # feedgen's own dependency
 
 from bot.cleantext import clean
 from bot.content.catalog import Catalog
 from bot.content.items import Item
 from bot.i18n import texts
-from bot.web.pages import TEMPLATES, item_view, published, suffix, words
+from bot.web.pages import TEMPLATES, item_view, media_name, published, suffix, words
 
 ENTRIES = 30
 # An empty feed still needs an `updated`: the epoch says "nothing yet".
 NOTHING_YET = datetime(1970, 1, 1, tzinfo=UTC)
+ATOM = "http://www.w3.org/2005/Atom"
 
 
 def revised(catalog: Catalog, item: Item) -> datetime:
@@ -55,6 +58,7 @@ def feed_bytes(catalog: Catalog, lang: str, default: str, now: datetime, base_ur
     stamps = {item.id: revised(catalog, item) for item in entries}
     fg.updated(max(stamps.values(), default=NOTHING_YET))
     template = TEMPLATES.get_template("feed_entry.html")
+    enclosures: dict[str, dict[str, str]] = {}
     for item in entries:
         view = item_view(item, lang, default, f"{base_url}/")
         entry = fg.add_entry(order="append")
@@ -67,5 +71,21 @@ def feed_bytes(catalog: Catalog, lang: str, default: str, now: datetime, base_ur
         entry.updated(stamps[item.id])
         content = template.render(item=view, w=w, lang=lang, root=f"{base_url}/")
         entry.content(clean(content), type="html")
+        for media in item.media:  # the stripped copies, as the pages serve them
+            href = f"{base_url}/{media_name(media)}"
+            entry.link(href=href)
+            enclosures[href] = {"rel": "enclosure", "type": media.mime, "length": str(media.size)}
     data: bytes = fg.atom_str(pretty=True)
-    return data
+    return _with_enclosures(data, enclosures) if enclosures else data
+
+
+def _with_enclosures(data: bytes, enclosures: dict[str, dict[str, str]]) -> bytes:
+    """feedgen writes an entry's links with their href alone (its atom_entry
+    overwrites the link it reads from): give the enclosures their attributes."""
+    root = etree.fromstring(data)
+    for link in root.iter(f"{{{ATOM}}}link"):
+        attributes = enclosures.get(link.get("href") or "")
+        if attributes is not None:
+            link.attrib.update(attributes)
+    fixed: bytes = etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return fixed

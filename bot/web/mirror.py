@@ -94,12 +94,13 @@ def _check(directory: Path) -> bool:
 
 def _foreign(directory: Path) -> str | None:
     """The first entry of a plain folder that is not a site file, if any.
-    Only `u/` is looked into: a home folder is judged by its first level."""
+    Only `u/` and `m/` are looked into: a home folder is judged by its first level."""
     for path in sorted(directory.iterdir()):
-        if path.name == "u" and path.is_dir() and not path.is_symlink():
+        if path.name in ("u", "m") and path.is_dir() and not path.is_symlink():
             for inner in sorted(path.iterdir()):
-                if inner.is_symlink() or not inner.is_file() or not is_site_name(f"u/{inner.name}"):
-                    return f"u/{inner.name}"
+                name = f"{path.name}/{inner.name}"
+                if inner.is_symlink() or not inner.is_file() or not is_site_name(name):
+                    return name
         elif path.is_symlink() or not path.is_file() or not is_site_name(path.name):
             return path.name
     return None

@@ -25,6 +25,7 @@ from bot.cleantext import clean
 from bot.content.catalog import Catalog
 from bot.content.items import Item, Kind
 from bot.i18n import LANGUAGES, Texts, texts
+from bot.media.types import Media, MediaKind
 from bot.render.compose import as_read, excerpt
 from bot.web.markup import to_html
 
@@ -91,6 +92,42 @@ class AddressView:
     note: str | None
 
 
+# The file name of each type of stripped copy under `m/`.
+MEDIA_SUFFIXES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+MEDIA_SUFFIXES["application/pdf"] = "pdf"
+
+
+def media_name(media: Media) -> str:
+    """Where the site serves a stripped copy: `m/<sha256>.<ext>`. Named by
+    its bytes, so a changed picture is a new address (cached for ever)."""
+    return f"m/{media.digest}.{MEDIA_SUFFIXES[media.mime]}"
+
+
+@dataclass(frozen=True)
+class MediaView:
+    href: str
+    name: str
+    alt: str
+    photo: bool  # shown in the page; False: a link (a PDF, a photo too big for phones)
+    width: int | None
+    height: int | None
+    size: str  # "240 KB"
+
+
+def _media_view(media: Media, root: str) -> MediaView:
+    kb = max(1, round(media.size / 1024))
+    size = f"{kb} KB" if kb < 1024 else f"{media.size / 1024 / 1024:.1f} MB"
+    return MediaView(
+        f"{root}{media_name(media)}",
+        media.name,
+        media.alt,
+        media.kind is MediaKind.PHOTO,
+        media.width,
+        media.height,
+        size,
+    )
+
+
 @dataclass(frozen=True)
 class ItemView:
     id: str
@@ -108,6 +145,7 @@ class ItemView:
     correction: str | None
     untranslated: str | None
     also_in: tuple[Link, ...]
+    media: tuple[MediaView, ...] = ()
 
 
 def item_view(item: Item, lang: str, default: str, root: str) -> ItemView:
@@ -156,6 +194,7 @@ def item_view(item: Item, lang: str, default: str, root: str) -> ItemView:
             else None
         ),
         also_in=also_in,
+        media=tuple(_media_view(m, root) for m in local.media),
     )
 
 

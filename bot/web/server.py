@@ -44,6 +44,7 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 PUBLIC_CACHE = "public, max-age=60"
+MEDIA_CACHE = "public, max-age=31536000, immutable"
 SERVER = "strikewire"  # not the versions of Python and aiohttp
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -101,6 +102,7 @@ class WebServer:
             app.router.add_get("/", self._public)
             app.router.add_get("/{name:[^/]+}", self._public)
             app.router.add_get("/u/{name:[^/]+}", self._public)
+            app.router.add_get("/m/{name:[^/]+}", self._media)
         app.on_response_prepare.append(self._headers)
         return app
 
@@ -170,6 +172,17 @@ class WebServer:
         if negotiated:
             response.headers["Vary"] = "Accept-Language"
         return response
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        """A stripped copy (bot/media), streamed from the cache folder, not read
+        whole on the loop; named by its SHA-256, so it never changes."""
+        media = self.site.media_file(request.path.lstrip("/"), self.clock.now())
+        if media is None:
+            raise web.HTTPNotFound()
+        return web.FileResponse(
+            media.path,
+            headers={"Content-Type": media.mime, "Cache-Control": MEDIA_CACHE},
+        )
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         problem = await health.health_problem(self.store, self.adapters)

@@ -5,7 +5,8 @@ mirror is byte for byte what the bot serves.
 Names: `index.html` and `index.<lang>.html` (the front page in the default and
 every other language), `u/<id>.html` and `u/<id>.<lang>.html`, `feed.xml` and
 `feed.<lang>.xml`, `pickets.ics`, `style.css`, `favicon.svg`, `404.html` (for
-static hosts).
+static hosts), and `m/<sha256>.<ext>`: the stripped copy of each file a
+published update carries (bot/media), nothing else from the cache folder.
 """
 
 from __future__ import annotations
@@ -23,10 +24,19 @@ from bot.adapters.base import Adapter
 from bot.content.catalog import Catalog
 from bot.content.items import Kind
 from bot.i18n import LANGUAGES
+from bot.media.types import Media
 from bot.pickets.ics import calendar_bytes
 from bot.store import KeyValue
 from bot.web.feed import NOTHING_YET, feed_bytes, revised
-from bot.web.pages import Link, error_page, index_page, published, suffix, update_page
+from bot.web.pages import (
+    Link,
+    error_page,
+    index_page,
+    media_name,
+    published,
+    suffix,
+    update_page,
+)
 
 HTML = "text/html; charset=utf-8"
 TYPES = {
@@ -35,6 +45,10 @@ TYPES = {
     "ics": "text/calendar; charset=utf-8",
     "css": "text/css; charset=utf-8",
     "svg": "image/svg+xml",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "pdf": "application/pdf",
 }
 STATIC = ("style.css", "favicon.svg")
 # The adapters' subscribe links, kept in the database by the running bot so
@@ -43,6 +57,7 @@ FOLLOW_KEY = "follow"  # in PrefixedState(store, "web")
 PLATFORM_NAMES = {"telegram": "Telegram", "matrix": "Matrix"}
 _PAGE = re.compile(r"(index|feed)(?:\.([a-z]{2,3}))?\.(html|xml)")
 _UPDATE = re.compile(r"u/([a-z0-9][a-z0-9_-]*)(?:\.([a-z]{2,3}))?\.html")
+_MEDIA = re.compile(r"m/[0-9a-f]{64}\.(?:jpg|png|webp|pdf)")
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,19 @@ class Site:
             ending = suffix(lang, self.default_lang)
             names += [f"index{ending}.html", f"feed{ending}.xml"]
             names += [f"u/{item.id}{ending}.html" for item in published(self.catalog, now)]
-        return sorted(names)
+        names += list(self.media(now))
+        return sorted(set(names))
+
+    def media(self, now: datetime) -> dict[str, Media]:
+        """The stripped copies the published updates carry, by their site name."""
+        return {media_name(m): m for item in published(self.catalog, now) for m in item.media}
+
+    def media_file(self, name: str, now: datetime) -> Media | None:
+        """The stripped copy called `name` (`m/<sha256>.jpg`), if a published
+        update carries it: a withdrawn update's files are gone with it."""
+        if _MEDIA.fullmatch(name) is None:
+            return None
+        return self.media(now).get(name)
 
     def render(self, name: str, now: datetime) -> File | None:
         """The file called `name`, or None when there is none (a 404)."""
@@ -92,6 +119,9 @@ class Site:
             return File(self.calendar(now), TYPES[kind])
         if name == "404.html":
             return File(self.not_found(self.default_lang), HTML)
+        media = self.media_file(name, now)
+        if media is not None:
+            return File(media.read(), media.mime)
         page = _PAGE.fullmatch(name)
         if page is not None:
             what, code, ext = page.groups()
@@ -174,6 +204,7 @@ def is_site_name(name: str) -> bool:
         name in (*STATIC, "pickets.ics", "404.html")
         or _PAGE.fullmatch(name) is not None
         or _UPDATE.fullmatch(name) is not None
+        or _MEDIA.fullmatch(name) is not None
     )
 
 
