@@ -313,3 +313,15 @@ async def test_a_failed_upload_lets_a_waiting_send_upload_instead(
     assert len(failed) == 1, "the send that met the 502 goes back to the worker"
     assert len(fake.media.uploads) == 1, "one of the waiting sends uploaded it"
     assert sum(1 for chat in range(1, 6) if shown(fake, chat)) == 4
+
+
+async def test_two_leaflets_go_as_two_documents(
+    tmp_path: Path, fake: FakeTelegram, start: Start
+) -> None:
+    adapter = await start()
+    files = (pdf(tmp_path, "leaflet.pdf"), pdf(tmp_path, "letter.pdf", pages=2))
+    ids = await adapter.send("7", Outgoing("Print both.", media=files))
+    messages = shown(fake, 7)
+    assert [m.method for m in messages] == ["sendDocument", "sendDocument", "sendMessage"]
+    assert [m.document[0] for m in messages[:2] if m.document] == ["leaflet.pdf", "letter.pdf"]
+    assert ids == [str(m.message_id) for m in messages]

@@ -4,8 +4,8 @@ Layout of one update in a chat (the ids `send` returns, in this order):
 
 - the photos: one photo by `sendPhoto`, 2–10 as one album (`sendMediaGroup`,
   each photo its own message); more than 10 in albums of 10;
-- then the documents, the same way (Telegram puts documents in an album only
-  with documents);
+- then each document by `sendDocument` (as `strikewire preview` says:
+  bot/media/plan.py);
 - then the text parts, the first a reply to the first media message.
   One file alone takes the text as its caption instead, when the rendered
   text fits Telegram's 1,024 characters.
@@ -62,11 +62,9 @@ class Call(Protocol):
 
 def groups(media: Sequence[Media]) -> list[tuple[Media, ...]]:
     """The requests an update's files go in: photos first, then documents."""
-    out: list[tuple[Media, ...]] = []
-    for kind in (MediaKind.PHOTO, MediaKind.DOCUMENT):
-        files = tuple(m for m in media if m.kind is kind)
-        out += [files[i : i + ALBUM_LIMIT] for i in range(0, len(files), ALBUM_LIMIT)]
-    return out
+    photos = tuple(m for m in media if m.kind is MediaKind.PHOTO)
+    out = [photos[i : i + ALBUM_LIMIT] for i in range(0, len(photos), ALBUM_LIMIT)]
+    return out + [(m,) for m in media if m.kind is MediaKind.DOCUMENT]
 
 
 class FileIds:
