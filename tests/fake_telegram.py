@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 from tests.fake_telegram_files import FakeFile, FakeFiles
+from tests.fake_telegram_media import CAPTION_LIMIT, FakeMedia, Upload
 from tests.fake_telegram_wire import (
     JSON,
     ApiError,
@@ -98,6 +99,7 @@ class FakeTelegram:
         self.injected_at: dict[int, float] = {}
         self.chats: dict[int, FakeChat] = {}
         self.files = FakeFiles()
+        self.media = FakeMedia()  # photos and documents sent by the bot: uploads, file ids
         self._global = Window(per_second, 1.0)
         self._per_chat: dict[int, Window] = {}
         self._message_ids: dict[int, int] = {}
@@ -342,7 +344,11 @@ class FakeTelegram:
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
+            "sendMediaGroup": self._send_media_group,
             "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageMedia": self._edit_message_media,
             "deleteMessage": self._delete_message,
             "setMyCommands": self._set_my_commands,
             "setWebhook": self._set_webhook,
@@ -443,9 +449,12 @@ class FakeTelegram:
                 {"migrate_to_chat_id": self.migrated[chat.id]},
             )
 
-    def _check_flood(self, chat: FakeChat, paid: bool) -> None:
+    def _check_flood(self, chat: FakeChat, paid: bool, count: int = 1) -> None:
+        """Room for `count` messages (an album's items each count) in the
+        overall window, and for one more in the chat's."""
         now = time.monotonic()
-        wait = self._global.wait_needed(now, self.paid_per_second if paid else self.per_second)
+        overall = self.paid_per_second if paid else self.per_second
+        wait = self._global.wait_needed(now, max(1.0, overall - count + 1))
         window = self._per_chat.get(chat.id)
         if window is None:
             window = (
@@ -461,8 +470,18 @@ class FakeTelegram:
             raise ApiError(
                 429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
             )
-        self._global.add(now)
-        window.add(now)
+        for _ in range(count):
+            self._global.add(now)
+            window.add(now)
+
+    def _check_caption(self, chat: FakeChat, params: JSON) -> str:
+        caption = str(params.get("caption") or "")
+        try:
+            return self._check_text(chat, caption, params.get("parse_mode"), CAPTION_LIMIT)
+        except ApiError as exc:
+            if "too long" in exc.description:
+                raise ApiError(400, "Bad Request: message caption is too long") from None
+            raise
 
     def _check_text(self, chat: FakeChat, text: str, parse_mode: str | None, limit: int) -> str:
         if chat.id in self.bad_html:
@@ -491,8 +510,12 @@ class FakeTelegram:
         params: JSON,
         text: str,
         document: tuple[str, bytes] | None = None,
+        upload: Upload | None = None,
+        group: str | None = None,
     ) -> int:
         reply_to = self._reply_to(chat, params)
+        if upload is not None and upload.kind == "document":
+            document = (upload.filename, upload.content)
         message_id = self._next_message_id(chat.id)
         self.shown[chat.id] = self.shown.get(chat.id, 0) + 1
         self.sent.append(
@@ -507,6 +530,9 @@ class FakeTelegram:
                 time.monotonic(),
                 document,
                 reply_to,
+                None if upload is None else upload.file_id,
+                None if upload is None else upload.kind,
+                group,
             )
         )
         return message_id
@@ -553,25 +579,114 @@ class FakeTelegram:
         plain = self._check_text(chat, text, params.get("parse_mode"), 4096)
         return self._message_json(chat, self._accept("sendMessage", chat, params, text), plain)
 
-    async def _send_document(self, params: JSON) -> JSON:
-        chat = self._chat(params.get("chat_id"))
-        self._check_chat(chat)
-        self._check_flood(chat, flag(params.get("allow_paid_broadcast")))
-        document = params.get("document")
-        if not isinstance(document, tuple):
-            raise ApiError(400, "Bad Request: there is no document in the request")
-        caption = str(params.get("caption") or "")
-        plain = self._check_text(chat, caption, params.get("parse_mode"), 1024)
-        message_id = self._accept("sendDocument", chat, params, caption, document)
+    def _media_json(
+        self, chat: FakeChat, message_id: int, plain: str, upload: Upload, group: str | None = None
+    ) -> JSON:
         out = self._message_json(chat, message_id, plain)
         del out["text"]
-        out["caption"] = plain
-        out["document"] = {
-            "file_id": f"doc{message_id}",
-            "file_unique_id": f"u{message_id}",
-            "file_name": document[0],
-        }
+        if plain:
+            out["caption"] = plain
+        out[upload.kind] = upload.json()
+        if group is not None:
+            out["media_group_id"] = group
         return out
+
+    async def _send_file(self, method: str, kind: str, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        plain = self._check_caption(chat, params)
+        upload = self.media.resolve(kind, params.get(kind), params)
+        self._check_flood(chat, flag(params.get("allow_paid_broadcast")))
+        caption = str(params.get("caption") or "")
+        message_id = self._accept(method, chat, params, caption, upload=upload)
+        return self._media_json(chat, message_id, plain, upload)
+
+    async def _send_document(self, params: JSON) -> JSON:
+        return await self._send_file("sendDocument", "document", params)
+
+    async def _send_photo(self, params: JSON) -> JSON:
+        return await self._send_file("sendPhoto", "photo", params)
+
+    async def _send_media_group(self, params: JSON) -> list[JSON]:
+        """An album: each item its own message (and id), each counted as a message."""
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        items = self.media.album(params)
+        captions = [self._check_caption(chat, item) for _, item in items]
+        self._check_flood(chat, flag(params.get("allow_paid_broadcast")), count=len(items))
+        group = f"g{len(self.sent)}{chat.id}"
+        out = []
+        for (upload, item), plain in zip(items, captions, strict=True):
+            caption = str(item.get("caption") or "")
+            fields = {**params, "parse_mode": item.get("parse_mode")}
+            message_id = self._accept(
+                "sendMediaGroup", chat, fields, caption, upload=upload, group=group
+            )
+            out.append(self._media_json(chat, message_id, plain, upload, group))
+        return out
+
+    def _editable(self, chat: FakeChat, params: JSON) -> tuple[int, SentMessage]:
+        index = self._find(chat.id, int(params["message_id"]))
+        if index is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return index, self.sent[index]
+
+    def _not_modified(self) -> ApiError:
+        return ApiError(
+            400,
+            "Bad Request: message is not modified: specified new message content and "
+            "reply markup are exactly the same as a current content and reply markup "
+            "of the message",
+        )
+
+    def _edited(self, chat: FakeChat, index: int, **changes: Any) -> None:
+        # Edits count against the same flood limits as sends.
+        self._check_flood(chat, paid=False)
+        edited = dataclasses.replace(self.sent[index], at=time.monotonic(), **changes)
+        self.sent[index] = edited
+        self.edits.append(edited)
+
+    async def _edit_message_caption(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        plain = self._check_caption(chat, params)
+        index, old = self._editable(chat, params)
+        if old.file_id is None:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = str(params.get("caption") or "")
+        if old.text == caption and (old.parse_mode == params.get("parse_mode") or not caption):
+            raise self._not_modified()
+        self._edited(chat, index, text=caption, parse_mode=params.get("parse_mode"))
+        return self._media_json(chat, old.message_id, plain, self.media.by_id[old.file_id])
+
+    async def _edit_message_media(self, params: JSON) -> JSON:
+        chat = self._chat(params.get("chat_id"))
+        self._check_chat(chat)
+        item = parsed_field(params.get("media"))
+        if not isinstance(item, dict):
+            raise ApiError(400, "Bad Request: media not specified")
+        index, old = self._editable(chat, params)
+        if old.file_id is None:
+            raise ApiError(400, "Bad Request: there is no media in the message to edit")
+        kind = str(item.get("type"))
+        if old.media_group is not None and kind != old.media_kind:
+            raise ApiError(400, "Bad Request: can't replace media of this type in an album")
+        plain = self._check_caption(chat, item)
+        upload = self.media.resolve(kind, item.get("media"), params)
+        caption = str(item.get("caption") or "")
+        if upload.file_id == old.file_id and caption == old.text:
+            raise self._not_modified()
+        document = (upload.filename, upload.content) if kind == "document" else None
+        self._edited(
+            chat,
+            index,
+            text=caption,
+            parse_mode=item.get("parse_mode"),
+            file_id=upload.file_id,
+            media_kind=kind,
+            document=document,
+        )
+        return self._media_json(chat, old.message_id, plain, upload, old.media_group)
 
     async def _edit_message_text(self, params: JSON) -> JSON:
         chat = self._chat(params.get("chat_id"))
@@ -583,6 +698,8 @@ class FakeTelegram:
         if index is None:
             raise ApiError(400, "Bad Request: message to edit not found")
         old = self.sent[index]
+        if old.file_id is not None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         if old.text == text and old.parse_mode == params.get("parse_mode"):
             raise ApiError(
                 400,
@@ -675,6 +792,7 @@ class FakeTelegram:
             "accepted": len(self.sent),
             "too_many_requests": self.too_many_requests,
             "errors_injected": self.errors_injected,
+            "uploads": len(self.media.uploads),
         }
         upto = request.query.get("upto")
         if upto is not None:

@@ -144,6 +144,9 @@ class SentMessage:
     at: float  # time.monotonic() when accepted
     document: tuple[str, bytes] | None = None
     reply_to: int | None = None  # the message it answers (reply_parameters)
+    file_id: str | None = None  # the photo or document it shows (tests/fake_telegram_media.py)
+    media_kind: str | None = None  # photo | document
+    media_group: str | None = None  # the album it is part of
 
 
 class Window:

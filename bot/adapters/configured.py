@@ -28,6 +28,7 @@ def build_adapters(config: Config, store: Store, menu: Menu | None = None) -> li
                 config.telegram,
                 default_language=config.language,
                 menu=menu,
+                state=PrefixedState(store, "telegram"),
             )
         )
     if config.matrix is not None:

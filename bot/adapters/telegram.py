@@ -48,12 +48,14 @@ from bot.adapters.base import (
 )
 from bot.adapters.telegram_incoming import FileRef, Received, received, removed_from
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_media import FileIds
 from bot.adapters.telegram_menu import Menu, set_menus
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.adapters.telegram_send import TelegramSender, chat_ref
 from bot.config import TelegramConfig
 from bot.platforms import Platform
 from bot.quiet_http import QuietRunner
+from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,7 @@ class TelegramAdapter:
         poll_timeout: float = 10.0,
         member_cache_seconds: float = 60.0,
         menu: Menu | None = None,
+        state: KeyValue | None = None,
     ) -> None:
         self.config = config
         # None: the bot sets no menus (a tool or test that answers no commands).
@@ -112,7 +115,12 @@ class TelegramAdapter:
             private_interval=1 / limits.per_private_chat_per_second,
             group_interval=60 / limits.per_group_per_minute,
         )
-        self.sender = TelegramSender(self._bot, self.limiter, paid=config.allow_paid_broadcast)
+        # Each photo or document is uploaded once; its file_id is kept in
+        # `state` (None: for this process only).
+        self.files = FileIds(state, config.token.partition(":")[0])
+        self.sender = TelegramSender(
+            self._bot, self.limiter, paid=config.allow_paid_broadcast, files=self.files
+        )
         if config.allow_paid_broadcast:
             self.max_in_flight = self.paid_max_in_flight
         self._app: AnyApplication | None = None

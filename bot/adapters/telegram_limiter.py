@@ -24,6 +24,14 @@ otherwise idle process costs about 0.1 ms of CPU on a virtual machine; at
 1,000 sends a second, waking for every second token took a sixth of the
 bot's CPU, and sends that go out together come back together, so their
 answers are read in one wake-up too (docs/benchmarks.md).
+
+An album (sendMediaGroup) is one request but each of its photos counts as a
+message: its slot has a `weight` w. The bucket saves up w tokens for it
+(nobody else is served meanwhile, so the second before it has room for w
+messages) and after it owes w - 1 more (so the second after it has room
+too): an album costs 2w - 1 slots of time, the price of a strict one-second
+window that all w messages land in at once. Its chat must have been quiet
+for w spacings before it goes.
 """
 
 from __future__ import annotations
@@ -54,11 +62,15 @@ def is_private_chat(chat_id: str) -> bool:
 
 
 class _Waiter:
-    __slots__ = ("chat_id", "future")
+    __slots__ = ("chat_id", "future", "rank", "weight")
 
-    def __init__(self, chat_id: str, future: asyncio.Future[None]) -> None:
+    def __init__(
+        self, chat_id: str, future: asyncio.Future[None], rank: int, weight: int = 1
+    ) -> None:
         self.chat_id = chat_id
         self.future = future
+        self.rank = rank  # which queue: 0 answers, 1 broadcasts
+        self.weight = weight
 
 
 class SendLimiter:
@@ -89,6 +101,7 @@ class SendLimiter:
         self._group_interval = group_interval * (1 + SPACING_MARGIN)
         self._clock = clock
         self._tokens = 1.0
+        self._saving = 0  # the weight of an album the bucket saves up for
         self._stamp = clock()
         self._paused_until = 0.0
         self._queues: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
@@ -105,13 +118,16 @@ class SendLimiter:
     def waiting(self) -> int:
         return sum(len(q) for q in self._queues)
 
-    async def slot(self, chat_id: str, priority: Priority = Priority.BROADCAST) -> None:
-        """Wait until a message to `chat_id` may be sent now."""
+    async def slot(
+        self, chat_id: str, priority: Priority = Priority.BROADCAST, weight: int = 1
+    ) -> None:
+        """Wait until `weight` messages (an album's) to `chat_id` may be sent now."""
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name="telegram-send-limiter")
         future: asyncio.Future[None] = loop.create_future()
-        self._queues[0 if priority == Priority.REPLY else 1].append(_Waiter(chat_id, future))
+        rank = 0 if priority == Priority.REPLY else 1
+        self._queues[rank].append(_Waiter(chat_id, future, rank, max(1, weight)))
         if self._idle:
             self._wake()
         await future
@@ -167,6 +183,8 @@ class SendLimiter:
                     del queue[index]
                     continue
                 ready = self._chat_next.get(waiter.chat_id, 0.0)
+                if waiter.weight > 1 and ready > 0:
+                    ready += (waiter.weight - 1) * self._interval(waiter.chat_id)
                 if ready <= now:
                     del queue[index]
                     return waiter, None
@@ -188,7 +206,8 @@ class SendLimiter:
                 await self._sleep(self._paused_until - now, idle=False)
                 continue
             if now > self._stamp:
-                self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+                cap = max(self._burst, self._saving)
+                self._tokens = min(cap, self._tokens + (now - self._stamp) * self._rate)
                 self._stamp = now
             if self._tokens < 1:
                 want = min(self._batch, self.waiting())
@@ -200,7 +219,14 @@ class SendLimiter:
                 # first is free, or until a new sender (maybe a reply) arrives.
                 await self._sleep(None if ready_at is None else ready_at - now, idle=True)
                 continue
-            self._tokens -= 1
+            if waiter.weight > self._tokens:
+                # An album: save up for it, first in line (replies still pass).
+                self._queues[waiter.rank].appendleft(waiter)
+                self._saving = waiter.weight
+                await self._sleep((waiter.weight - self._tokens) / self._rate, idle=False)
+                continue
+            self._saving = 0
+            self._tokens -= 2 * waiter.weight - 1
             self._chat_next[waiter.chat_id] = now + self._interval(waiter.chat_id)
             self.granted += 1
             waiter.future.set_result(None)

@@ -22,6 +22,7 @@ broadcast makes a thousand requests a second:
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 from typing import Any, cast
 
@@ -242,5 +243,8 @@ class AiohttpRequest(BaseRequest):
         for name, value in request_data.json_parameters.items():
             form.add_field(name, value)
         for name, (filename, content, mime_type) in request_data.multipart_data.items():
-            form.add_field(name, content, filename=filename, content_type=mime_type)
+            # A file object, not bytes: aiohttp warns that a large body in
+            # bytes may block the loop (a photo is megabytes).
+            body = io.BytesIO(content) if isinstance(content, bytes) else content
+            form.add_field(name, body, filename=filename, content_type=mime_type)
         return form

@@ -7,7 +7,9 @@ the limiter before the error goes anywhere. `edit` and `take_back` do the
 same for corrections and withdrawals: editMessageText per part (a part that
 already shows its text is fine), new parts sent after, surplus ones deleted;
 deleteMessage, or an edit to the withdrawal note where Telegram refuses to
-delete (after 48 hours). Each request takes a slot like a send.
+delete (after 48 hours; a photo's caption becomes the note). Each request
+takes a slot like a send; an album takes one slot per photo. An update's
+photos and documents go first, through telegram_media.py.
 
 Text parts go out through the bot's own request object
 (`BaseRequest.post`, the step every `Bot` method ends in: the same JSON body,
@@ -32,7 +34,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import InputFile, ReplyParameters
 from telegram.constants import ParseMode
@@ -43,6 +45,7 @@ from telegram.request._requestparameter import RequestParameter
 from bot.adapters.base import Outgoing, Priority, RetryAfter, Transient
 from bot.adapters.telegram_errors import classify
 from bot.adapters.telegram_limiter import SendLimiter
+from bot.adapters.telegram_media import FileIds, MediaSender
 from bot.adapters.telegram_request import AiohttpRequest
 from bot.render import to_telegram
 
@@ -51,6 +54,7 @@ CAPTION_LIMIT = 1024
 # How often a send that must finish (an answer, or the rest of a message whose
 # first part is out) is tried after a 429 or a network error.
 FINISH_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=256)
@@ -67,11 +71,19 @@ def chat_ref(chat_id: str) -> int | str:
 class TelegramSender:
     """Sends `Outgoing` messages with a PTB bot through a `SendLimiter`."""
 
-    def __init__(self, bot: Callable[[], Any], limiter: SendLimiter, *, paid: bool) -> None:
+    def __init__(
+        self,
+        bot: Callable[[], Any],
+        limiter: SendLimiter,
+        *,
+        paid: bool,
+        files: FileIds | None = None,
+    ) -> None:
         self._bot = bot  # PTB's bot exists only once the adapter has started
         self.limiter = limiter
         self.paid = paid
         self.retry_after_count = 0
+        self.media = MediaSender(bot, self._call, files or FileIds(None, "0"))
 
     async def send(self, chat_id: str, message: Outgoing, priority: Priority) -> list[str]:
         """Send every part; return the message ids; raise a `SendError`."""
@@ -80,13 +92,19 @@ class TelegramSender:
         protect = bool(message.protect_content)
         parts = list(render(message.markdown)) if message.markdown.strip() else []
         caption: str | None = None
-        if message.attachment is not None and parts:
+        lone_file = len(message.media) + (message.attachment is not None) == 1
+        if lone_file and parts:
             short = render(message.markdown, CAPTION_LIMIT)
             if len(short) == 1:
                 caption, parts = short[0], []
         ids: list[str] = []
+        reply_to = message.reply_to
+        if message.media:
+            options = partial(send_options, self.paid, protect)
+            ids = await self.media.send(chat_id, ref, message, caption, options, priority)
+            reply_to = ids[0]
         for part in parts:
-            body = text_body(part, self.paid, protect, message.reply_to)
+            body = text_body(part, self.paid, protect, reply_to)
             send_text = partial(_send_text, bot, ref, body)
             ids.append(await self._call(chat_id, priority, send_text, finish=bool(ids)))
         if message.attachment is not None:
@@ -108,13 +126,17 @@ class TelegramSender:
         """Make one sent message's parts show `message`; return the ids standing now."""
         bot = self._bot()
         ref = chat_ref(chat_id)
-        parts = list(render(message.markdown))
+        parts = list(render(message.markdown)) if message.markdown.strip() else []
         standing: list[str] = []
+        reply_to: str | None = None
+        if message.media:
+            standing, parts, message_ids = await self._edit_media(chat_id, message_ids, message)
+            reply_to = standing[0] if standing else None
         for index, part in enumerate(parts):
             if index < len(message_ids):
                 request = partial(_edit_text, bot, ref, message_ids[index], part)
             else:
-                body = text_body(part, self.paid, bool(message.protect_content), None)
+                body = text_body(part, self.paid, bool(message.protect_content), reply_to)
                 request = partial(_send_text, bot, ref, body)
             finish = bool(standing)
             standing.append(await self._call(chat_id, Priority.BROADCAST, request, finish=finish))
@@ -122,6 +144,25 @@ class TelegramSender:
             delete = partial(_delete_or_edit, bot, ref, surplus, None)
             await self._call(chat_id, Priority.BROADCAST, delete, finish=True)
         return standing
+
+    async def _edit_media(
+        self, chat_id: str, message_ids: Sequence[str], message: Outgoing
+    ) -> tuple[list[str], list[str], Sequence[str]]:
+        """Edit the media messages (the first ids); return them, the text parts
+        still to show and the ids of the text messages standing."""
+        count = len(message.media)
+        parts = list(render(message.markdown)) if message.markdown.strip() else []
+        caption = ""
+        text_ids = message_ids[count:]
+        # A lone file whose caption was the text keeps it there while it fits;
+        # a text grown too long moves out of the caption, after the file.
+        if count == 1 and not text_ids and len(parts) <= 1:
+            short = render(message.markdown, CAPTION_LIMIT) if parts else ()
+            if len(short) <= 1:
+                caption, parts = (short[0] if short else ""), []
+        ref = chat_ref(chat_id)
+        standing = await self.media.edit(chat_id, ref, message_ids[:count], message.media, caption)
+        return standing, parts, text_ids
 
     async def take_back(self, chat_id: str, message_ids: Sequence[str], fallback: Outgoing) -> None:
         """Delete the messages; edit one Telegram will not delete to `fallback`."""
@@ -136,11 +177,13 @@ class TelegramSender:
         self,
         chat_id: str,
         priority: Priority,
-        request: Callable[[], Awaitable[str]],
+        request: Callable[[], Awaitable[T]],
         *,
         finish: bool,
-    ) -> str:
-        """One API request in its limiter slot; returns the message id.
+        weight: int = 1,
+    ) -> T:
+        """One API request in its limiter slot (`weight` messages: an album);
+        returns what the request returns (the message id).
 
         A broadcast's first request hands 429s and network errors to the
         worker, which reschedules the row. Answers, and the later parts of a
@@ -150,7 +193,7 @@ class TelegramSender:
         finish = finish or priority is Priority.REPLY
         attempts = 0
         while True:
-            await self.limiter.slot(chat_id, priority)
+            await self.limiter.slot(chat_id, priority, weight)
             try:
                 return await request()
             except TelegramError as exc:
@@ -241,6 +284,17 @@ async def _edit_text(bot: Any, ref: int | str, message_id: str, text: str) -> st
     return message_id
 
 
+async def _edit_caption(bot: Any, ref: int | str, message_id: str, text: str) -> str:
+    try:
+        await bot.edit_message_caption(
+            chat_id=ref, message_id=int(message_id), caption=text, parse_mode=ParseMode.HTML
+        )
+    except BadRequest as exc:
+        if "message is not modified" not in exc.message.lower():
+            raise
+    return message_id
+
+
 async def _delete_or_edit(bot: Any, ref: int | str, message_id: str, note: str | None) -> str:
     """Delete a message; where Telegram refuses, edit it to `note` (if any)."""
     try:
@@ -248,7 +302,12 @@ async def _delete_or_edit(bot: Any, ref: int | str, message_id: str, note: str |
     except BadRequest as exc:
         text = exc.message.lower()
         if "can't be deleted" in text and note is not None:
-            return await _edit_text(bot, ref, message_id, note)
+            try:
+                return await _edit_text(bot, ref, message_id, note)
+            except BadRequest as refused:  # a photo or a document: its caption says it
+                if "no text in the message" not in refused.message.lower():
+                    raise
+                return await _edit_caption(bot, ref, message_id, note[:CAPTION_LIMIT])
         # Gone already (a person deleted it, or a retry after a crash) is done.
         if "not found" not in text:
             raise
