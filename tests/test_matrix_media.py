@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-from nio import MemoryDownloadResponse
+import aiohttp
+from nio import MemoryDownloadResponse, UploadResponse
 from nio.crypto.attachments import decrypt_attachment
 
-from bot.adapters.base import Outgoing
+from bot.adapters.base import Outgoing, Transient
 from bot.adapters.matrix_media import MatrixFiles
 from bot.media.strip import strip_image, strip_pdf
 from bot.media.types import Media, MediaKind
 from tests import media_samples
-from tests.matrix_client import MatrixTestUser, Received
+from tests.matrix_client import MatrixTestUser, MemoryKeyValue, Received
 from tests.synapse import synapse_default_limits, synapse_server
 from tests.test_matrix_adapter import Bot, alice, bot, direct_chat
 
@@ -177,3 +179,39 @@ async def test_a_file_over_the_homeservers_limit_is_named_in_the_text(
     (text,) = await alice.wait_for_messages(bot.user_id, room_id, 1)
     assert text.body.startswith("[image: The banner]")
     assert _files(bot).uploads == 0
+
+
+class _FlakyServer:
+    """Stands in for nio's client: the first upload fails on the network."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def upload(self, data: Any, **_: Any) -> tuple[UploadResponse, None]:
+        self.calls += 1
+        await asyncio.sleep(0.01)  # the other sends arrive meanwhile
+        if self.calls == 1:
+            raise aiohttp.ClientError("connection reset")
+        return UploadResponse(f"mxc://test/{self.calls}"), None
+
+
+async def test_a_failed_upload_lets_one_waiting_send_upload_and_the_rest_reuse_it(
+    tmp_path: Path,
+) -> None:
+    server = _FlakyServer()
+    state = MemoryKeyValue()
+    files = MatrixFiles(server, state)
+    photo = _photo(tmp_path, "gate", (40, 20), "The gate")
+
+    async def ref() -> dict[str, Any]:
+        return await files.ref(photo, encrypted=False, failure=Exception)
+
+    results = await asyncio.gather(*(ref() for _ in range(3)), return_exceptions=True)
+    assert isinstance(results[0], Transient)
+    assert results[1:] == [{"url": "mxc://test/2"}] * 2
+    assert server.calls == 2 and files.uploads == 1
+    assert json.loads(state.values[f"media:plain:{photo.digest}"]) == {"url": "mxc://test/2"}
+    # Another process with the same state uploads nothing.
+    again = MatrixFiles(server, state)
+    assert await again.ref(photo, encrypted=False, failure=Exception) == {"url": "mxc://test/2"}
+    assert server.calls == 2
