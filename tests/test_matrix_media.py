@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from nio import MemoryDownloadResponse, UploadResponse
+from nio import MemoryDownloadResponse, UploadError, UploadResponse
 from nio.crypto.attachments import decrypt_attachment
 
 from bot.adapters.base import Outgoing, Transient
@@ -215,3 +215,20 @@ async def test_a_failed_upload_lets_one_waiting_send_upload_and_the_rest_reuse_i
     again = MatrixFiles(server, state)
     assert await again.ref(photo, encrypted=False, failure=Exception) == {"url": "mxc://test/2"}
     assert server.calls == 2
+
+
+class _StrictServer:
+    """A homeserver whose real limit is lower than it said."""
+
+    async def upload(self, data: Any, **_: Any) -> tuple[UploadError, None]:
+        return UploadError("File size limit exceeded", "M_TOO_LARGE"), None
+
+
+async def test_a_file_the_homeserver_refuses_as_too_large_becomes_its_line(
+    tmp_path: Path,
+) -> None:
+    files = MatrixFiles(_StrictServer(), MemoryKeyValue())
+    photo = _photo(tmp_path, "gate", (40, 20), "The gate")
+    contents, markdown = await files.contents((photo,), "Picket", encrypted=True, failure=Exception)
+    assert contents == []
+    assert markdown.startswith("\\[image\\: The gate\\]") and markdown.endswith("Picket")

@@ -11,9 +11,10 @@ uploads nothing again. One lock per (kind, digest): the first send of a file
 uploads it and every other send of that file waits for the result instead
 of uploading too; a failed upload lets the next waiter try.
 
-The homeserver's `m.upload.size` is read at start; a file larger than it is
-not uploaded but written as its `[image: alt]` / `[document: name]` line
-above the text, so the reader still learns there is one.
+The homeserver's `m.upload.size` is read at start; a file larger than it (or
+one the homeserver refuses as M_TOO_LARGE) is not sent but written as its
+`[image: alt]` / `[document: name]` line above the text, so the reader
+still learns there is one.
 
 The stored key material is not sealed (docs/media.md, "Matrix"): it only
 decrypts the stripped copy of a file the bot publishes to every subscriber
@@ -38,6 +39,10 @@ from bot.media.types import Media, MediaKind
 from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
+
+
+class TooLarge(Exception):
+    """The homeserver refused the upload as too large (M_TOO_LARGE)."""
 
 
 def upload_name(media: Media) -> str:
@@ -96,13 +101,18 @@ class MatrixFiles:
     ) -> tuple[list[dict[str, Any]], str]:
         """The media events' contents (in the update's order) and the text,
         with a stand-in line for each file too large for the homeserver."""
-        too_big = tuple(m for m in media if not self.fits(m))
-        contents = [
-            media_content(m, await self.ref(m, encrypted=encrypted, failure=failure))
-            for m in media
-            if self.fits(m)
-        ]
-        return contents, fallback_markdown(too_big, markdown)
+        too_big: list[Media] = []
+        contents = []
+        for item in media:
+            try:
+                if not self.fits(item):
+                    raise TooLarge
+                ref = await self.ref(item, encrypted=encrypted, failure=failure)
+            except TooLarge:
+                too_big.append(item)
+                continue
+            contents.append(media_content(item, ref))
+        return contents, fallback_markdown(tuple(too_big), markdown)
 
     async def ref(
         self, media: Media, *, encrypted: bool, failure: Callable[[Any], Exception]
@@ -137,6 +147,9 @@ class MatrixFiles:
         except NETWORK_ERRORS as exc:
             raise Transient(f"network: {exc or type(exc).__name__}") from None
         if not isinstance(reply, UploadResponse):
+            if getattr(reply, "status_code", None) == "M_TOO_LARGE":
+                log.warning("matrix media refused as too large bytes=%d", len(data))
+                raise TooLarge
             raise failure(reply)
         self.uploads += 1
         log.info(
