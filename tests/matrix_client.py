@@ -25,6 +25,8 @@ from nio import (
     MegolmEvent,
     RedactionEvent,
     RoomCreateResponse,
+    RoomEncryptedMedia,
+    RoomMessageMedia,
     RoomMessageNotice,
     RoomMessageText,
     RoomSendResponse,
@@ -153,7 +155,9 @@ class MatrixTestUser:
             self.undecryptable.append(event)
         elif isinstance(event, RedactionEvent):
             self.redactions.append((room_id, event.redacts, event.reason))
-        elif isinstance(event, (RoomMessageText, RoomMessageNotice)):
+        elif isinstance(
+            event, (RoomMessageText, RoomMessageNotice, RoomMessageMedia, RoomEncryptedMedia)
+        ):
             source = event.source.get("content", {})
             self.received.append(
                 Received(

@@ -198,6 +198,13 @@ def test_preview_lists_the_files_and_what_each_platform_sends(
         "3. sendMessage: the text, as a reply to the first",
         "4. each file uploaded once; every later chat gets its file_id",
     ]
+    assert lines[9:14] == [
+        "── matrix sends (each file uploaded once per kind of room) ──",
+        "1. m.image The gate",
+        "2. m.image (no alt)",
+        "3. m.file leaflet.pdf",
+        "4. the text",
+    ]
     assert "[image: The gate]" in lines and "[image]" in lines
     assert lines[-1] == "[document: leaflet.pdf]"
     # The stripped copies are kept beside the config, not in updates/.

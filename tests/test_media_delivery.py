@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bot.adapters.base import Outgoing
 from bot.adapters.console import ConsoleAdapter
-from bot.adapters.matrix_send import with_media_lines
 from bot.media.types import Media, MediaKind
 from bot.store import open_store
 from tests import media_samples as samples
@@ -86,16 +85,6 @@ async def test_the_console_prints_a_line_per_file(tmp_path: Path) -> None:
     await console.send("console", Outgoing("**Picket**", media=_media(tmp_path)))
     lines = out.getvalue().splitlines()
     assert lines[1:4] == ["[image: Workers [at] *gate*]", "[document: leaflet.pdf]", "Picket"]
-
-
-def test_matrix_writes_the_same_lines_into_the_text_for_now(tmp_path: Path) -> None:
-    message = with_media_lines(Outgoing("**Picket**", media=_media(tmp_path)))
-    assert message.media == ()
-    assert message.markdown.startswith(
-        "\\[image\\: Workers \\[at\\] \\*gate\\*\\]\n\\[document\\: leaflet\\.pdf\\]\n\n**Picket**"
-    )
-    plain = Outgoing("text")
-    assert with_media_lines(plain) is plain
 
 
 async def test_a_replaced_picture_alone_wakes_the_watcher(tmp_path: Path) -> None:

@@ -37,8 +37,9 @@ from bot.adapters.base import (
 )
 from bot.adapters.matrix_files import fetch
 from bot.adapters.matrix_inbox import FileCommand, Inbox, SyncFailed, SyncOutcome
+from bot.adapters.matrix_media import MatrixFiles
 from bot.adapters.matrix_rules import DEFAULT_RETRY_AFTER_S
-from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender, with_media_lines
+from bot.adapters.matrix_send import NETWORK_ERRORS, MatrixSender
 from bot.adapters.matrix_session import client_config, open_session
 from bot.config import MatrixConfig
 from bot.logs import PLAIN, Pseudonyms
@@ -107,7 +108,7 @@ class MatrixAdapter:
             store_path=str(store_path),
             config=client_config(config.encryption),
         )
-        self._sender = MatrixSender(self._client)
+        self._sender = MatrixSender(self._client, media=MatrixFiles(self._client, state))
         self._inbox = Inbox(self._client, config, hide)
         self._hide = hide
         self._on_command: CommandHandler | None = None
@@ -134,6 +135,7 @@ class MatrixAdapter:
         self._on_command, self._on_chat_gone = on_command, on_chat_gone
         try:
             await open_session(self._client, self._config, self._store_path)
+            await self._sender.read_limit()
             await self._first_sync()
         except BaseException:
             await self._client.close()
@@ -184,11 +186,11 @@ class MatrixAdapter:
 
     async def send(self, chat_id: str, message: Outgoing) -> list[str]:
         await self._wait_ready()
-        return await self._sender.send(chat_id, with_media_lines(message), Priority.BROADCAST)
+        return await self._sender.send(chat_id, message, Priority.BROADCAST)
 
     async def edit(self, chat_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
         await self._wait_ready()
-        return await self._sender.edit(chat_id, message_ids, with_media_lines(message))
+        return await self._sender.edit(chat_id, message_ids, message)
 
     async def take_back(
         self, chat_id: str, message_ids: Sequence[str], reason: str, fallback: Outgoing

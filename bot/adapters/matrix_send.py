@@ -8,23 +8,26 @@ bounded number of times, and go before any broadcast waiting with them. A
 message of several parts that fails half-way resumes after the parts already
 sent, so a retry never shows the reader a part twice.
 
+An update's files go first, one `m.image` / `m.file` event each
+(bot/adapters/matrix_media.py uploads them once), then the text parts.
+
 Corrections edit each part with an `m.replace` event (the new text in
 `m.new_content`, a "* " fallback for old clients; encrypted like any message
 in an encrypted room), send the parts that are new and redact the surplus;
-withdrawals redact every part with the reason.
+a file's event is replaced the same way, its new `url` / `file` in
+`m.new_content`; withdrawals redact every event with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import io
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from nio import AsyncClient, ErrorResponse, RoomRedactResponse, RoomSendResponse, UploadResponse
@@ -40,6 +43,7 @@ from bot.adapters.base import (
 )
 from bot.adapters.matrix_rules import classify_error
 from bot.media.lines import fallback_markdown
+from bot.media.types import Media
 from bot.render import to_matrix
 
 log = logging.getLogger(__name__)
@@ -60,11 +64,32 @@ def notice_content(body: str, formatted_body: str) -> dict[str, Any]:
     }
 
 
+class MediaEvents(Protocol):
+    """How files become events: bot/adapters/matrix_media.py `MatrixFiles`."""
+
+    async def read_limit(self) -> None: ...
+
+    async def contents(
+        self,
+        media: Sequence[Media],
+        markdown: str,
+        *,
+        encrypted: bool,
+        failure: Callable[[Any], Exception],
+    ) -> tuple[list[dict[str, Any]], str]: ...
+
+
 class MatrixSender:
     """Sends `Outgoing` messages for one logged-in, synced client."""
 
-    def __init__(self, client: AsyncClient, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        clock: Callable[[], float] = time.monotonic,
+        media: MediaEvents | None = None,
+    ) -> None:
         self._client = client
+        self.media = media  # without it, files are only named in the text
         self._clock = clock
         # Key setup (member lists, device queries, sharing room keys) touches
         # nio's Olm state: one at a time, while the sends themselves overlap.
@@ -99,6 +124,10 @@ class MatrixSender:
                 await client.send_to_device_messages()
             except (*NETWORK_ERRORS, LocalProtocolError) as exc:
                 log.warning("matrix: encryption key upkeep failed (%s); will retry", exc)
+
+    async def read_limit(self) -> None:
+        if self.media is not None:
+            await self.media.read_limit()
 
     def sending(self, *, within: float) -> bool:
         """Whether an event was sent (or is being sent) in the last `within` seconds."""
@@ -137,22 +166,23 @@ class MatrixSender:
                 self._no_replies.set()
 
     async def edit(self, room_id: str, message_ids: Sequence[str], message: Outgoing) -> list[str]:
-        """Replace one sent message's parts with `message`'s; return the ids standing now."""
+        """Replace one sent message's events with `message`'s (its files'
+        events first, then the text parts); return the ids standing now."""
         await self._broadcast_turn()
+        media, markdown = await self._media_parts(room_id, message)
         standing: list[str] = []
-        parts = self._contents(message.markdown)
+        for event_id, content in zip(message_ids, media, strict=False):
+            await self._send_event(room_id, _replacement(content, event_id))
+            standing.append(event_id)
+        text_ids = message_ids[len(standing) :]
+        parts = self._contents(markdown)
         for index, content in enumerate(parts):
-            if index < len(message_ids):
-                replace = {
-                    **notice_content("* " + content["body"], "* " + content["formatted_body"]),
-                    "m.new_content": content,
-                    "m.relates_to": {"rel_type": "m.replace", "event_id": message_ids[index]},
-                }
-                await self._send_event(room_id, replace)
-                standing.append(message_ids[index])
+            if index < len(text_ids):
+                await self._send_event(room_id, _replacement(content, text_ids[index]))
+                standing.append(text_ids[index])
             else:
                 standing.append(await self._send_event(room_id, content))
-        for surplus in message_ids[len(parts) :]:
+        for surplus in text_ids[len(parts) :]:
             await self._redact(room_id, surplus, "shortened by a correction")
         return standing
 
@@ -169,8 +199,23 @@ class MatrixSender:
         if not isinstance(reply, RoomRedactResponse):
             raise self._failure(reply)
 
+    async def _media_parts(
+        self, room_id: str, message: Outgoing
+    ) -> tuple[list[dict[str, Any]], str]:
+        """The contents of `message`'s file events and its text (with a line
+        for each file that cannot be sent)."""
+        if not message.media:
+            return [], message.markdown
+        if self.media is None:
+            return [], fallback_markdown(message.media, message.markdown)
+        encrypted = self._room(room_id).encrypted and self._client.olm is not None
+        return await self.media.contents(
+            message.media, message.markdown, encrypted=encrypted, failure=self._failure
+        )
+
     async def _send_message(self, room_id: str, message: Outgoing) -> list[str]:
-        contents = self._contents(message.markdown)
+        media, markdown = await self._media_parts(room_id, message)
+        contents = media + self._contents(markdown)
         if message.reply_to is not None and contents:
             contents[0]["m.relates_to"] = {"m.in_reply_to": {"event_id": message.reply_to}}
         key = (room_id, _fingerprint(message))
@@ -200,12 +245,16 @@ class MatrixSender:
             self._rendered.move_to_end(markdown)
         return [dict(content) for content in parts]
 
-    async def _send_event(self, room_id: str, content: dict[str, Any]) -> str:
+    def _room(self, room_id: str) -> Any:
         room = self._client.rooms.get(room_id)
         if room is None:
             if room_id in self.joining:
                 raise Transient("the bot has just joined this room")
             raise ChatGone("the bot is not in this room")
+        return room
+
+    async def _send_event(self, room_id: str, content: dict[str, Any]) -> str:
+        room = self._room(room_id)
         if room.encrypted and self._client.olm is not None:
             await self._prepare_encrypted(room_id)
         self._last_send = self._clock()
@@ -304,15 +353,18 @@ def _fingerprint(message: Outgoing) -> str:
     digest = hashlib.sha256(message.markdown.encode())
     if message.attachment is not None:
         digest.update(message.attachment.filename.encode())
+    for media in message.media:
+        digest.update(f"\0{media.digest}\0{media.alt}".encode())
     return digest.hexdigest()
 
 
-def with_media_lines(message: Outgoing) -> Outgoing:
-    """NOT YET DONE (docs/media.md): Matrix uploads. Until then an update's
-    files are written as `[image: alt]` / `[document: name]` lines above the
-    text, so a Matrix reader at least learns there is a picture."""
-    if not message.media:
-        return message
-    return dataclasses.replace(
-        message, markdown=fallback_markdown(message.media, message.markdown), media=()
-    )
+def _replacement(content: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """An `m.replace` of `event_id` with `content` (and a "* " fallback body)."""
+    fallback = {**content, "body": "* " + content["body"]}
+    if "formatted_body" in content:
+        fallback["formatted_body"] = "* " + content["formatted_body"]
+    return {
+        **fallback,
+        "m.new_content": content,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }
