@@ -1,13 +1,15 @@
 """What each platform sends for an update's files, in words: what `strikewire
 preview` prints, following docs/media.md's contract.
 
-Telegram (the adapter's sending is built apart, on its own branch; this is
-the contract it follows): one photo is `sendPhoto` with the text as its
-caption when the text fits 1024 characters, else the photo then the text as
-a reply to it; 2 to 10 photos are one `sendMediaGroup` (an album) then the
-text; a PDF (or a photo too big to be one) is `sendDocument` with the same
-caption rule. Matrix, until its uploads are built, and the console write one
-`[image: alt]` / `[document: name]` line per file.
+Telegram (bot/adapters/telegram_media.py follows this plan): one photo is
+`sendPhoto` with the text as its caption when the text fits 1024
+characters, else the photo then the text as a reply to it; 2 to 10 photos
+are one `sendMediaGroup` (an album) then the text; a PDF (or a photo too big
+to be one) is `sendDocument` with the same caption rule. Matrix sends one
+`m.image` / `m.file` event per file, then the text
+(bot/adapters/matrix_media.py); the console writes one `[image: alt]` /
+`[document: name]` line per file, as Matrix does for a file over the
+homeserver's upload limit.
 """
 
 from __future__ import annotations
@@ -58,5 +60,5 @@ def telegram_plan(media: tuple[Media, ...], text_chars: int) -> list[str]:
 
 
 def console_lines(media: tuple[Media, ...]) -> list[str]:
-    """The lines the console (and, for now, Matrix) shows above the text."""
+    """The lines the console shows above the text."""
     return [fallback_line(m) for m in media]
