@@ -14,7 +14,8 @@ of uploading too; a failed upload lets the next waiter try.
 The homeserver's `m.upload.size` is read at start; a file larger than it (or
 one the homeserver refuses as M_TOO_LARGE) is not sent but written as its
 `[image: alt]` / `[document: name]` line above the text, so the reader
-still learns there is one.
+still learns there is one. The limit read is kept in the adapter's state
+(`UPLOAD_LIMIT_KEY`), where `strikewire check` finds it (bot/cli/upload_limit.py).
 
 The stored key material is not sealed (docs/media.md, "Matrix"): it only
 decrypts the stripped copy of a file the bot publishes to every subscriber
@@ -39,6 +40,8 @@ from bot.media.types import Media, MediaKind
 from bot.store import KeyValue
 
 log = logging.getLogger(__name__)
+
+UPLOAD_LIMIT_KEY = "upload_size"  # in PrefixedState(store, "matrix"): bytes, as text
 
 
 class TooLarge(Exception):
@@ -87,6 +90,17 @@ class MatrixFiles:
         if isinstance(reply, ContentRepositoryConfigResponse):
             self.max_size = reply.upload_size
             log.info("matrix upload limit max_bytes=%s", self.max_size)
+            await self._keep_limit()
+
+    async def _keep_limit(self) -> None:
+        """Keep the limit for `strikewire check` ("" when the server sets none)."""
+        if self._state is None:
+            return
+        value = "" if self.max_size is None else str(self.max_size)
+        try:
+            await self._state.set(UPLOAD_LIMIT_KEY, value)
+        except Exception as exc:  # sending goes on; check just does not know it
+            log.warning("matrix upload limit not stored error=%s", type(exc).__name__)
 
     def fits(self, media: Media) -> bool:
         return self.max_size is None or media.size <= self.max_size

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bot.cli.common import catalog_of, config_of, key_fits, no_database_yet, open_read_only
 from bot.cli.media_preview import media_preview
+from bot.cli.upload_limit import over_limit, saved_upload_limit
 from bot.clock import SystemClock
 from bot.config import Config, config_path_from
 from bot.config_secrets import config_warnings
@@ -31,6 +32,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not key_fits(config):
         return 1
     catalog = catalog_of(config).load()
+    limit = asyncio.run(saved_upload_limit(config))
+    if limit is not None:
+        catalog.problems.extend(over_limit(catalog.items.values(), limit))
     for problem in catalog.problems:
         print(problem.format())
     warnings = catalog.warnings + time_warnings(
