@@ -1,6 +1,7 @@
 """One photo to N chats through the Telegram adapter: `python -m bench.bench_media [--chats N]`.
 
-Issue 27's benchmark. The fake Bot API server runs in another process
+Issue 27's benchmark, the adapter alone (the whole pipeline, as the figures
+in docs/benchmarks.md are taken: `bench.bench_pipeline --mode media`). The fake Bot API server runs in another process
 (tests/fake_telegram.py at `--per-second`, 30 by default, with `--latency`);
 this process is the bot: a `TelegramAdapter` sending with its
 `max_in_flight` sends outstanding, a send that meets a 429 or a network error

@@ -848,15 +848,15 @@ def media_report(results: list[Result]) -> str:
     """Issue 27's table: text and photo phases side by side, and their CPU ratio."""
     lines = [
         "| phase | chats | msg/s | uploads | 429s | lost | duplicated | bot CPU per message "
-        "| fake server's | peak RSS | uploads after restart |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| fake server's | steal | peak RSS | uploads after restart |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         name = f"{r.mode} ({r.photo_bytes / 1024 / 1024:.1f} MB)" if r.photo_bytes else r.mode
         lines.append(
             f"| {name} | {r.chats:,} | {r.rate:.1f} | {r.uploads} | {r.responses_429} | "
             f"{r.lost} | {r.duplicated} | {r.cpu_ms_per_message:.3f} ms | "
-            f"{r.server_cpu_ms_per_message:.3f} ms | {r.peak_rss_mb:.0f} MiB | "
+            f"{r.server_cpu_ms_per_message:.3f} ms | {100 * r.steal:.1f} % | {r.peak_rss_mb:.0f} MiB | "
             f"{r.uploads_after_restart} |"
         )
     text = next((r for r in results if not r.photo_bytes), None)
