@@ -856,7 +856,8 @@ def media_report(results: list[Result]) -> str:
         lines.append(
             f"| {name} | {r.chats:,} | {r.rate:.1f} | {r.uploads} | {r.responses_429} | "
             f"{r.lost} | {r.duplicated} | {r.cpu_ms_per_message:.3f} ms | "
-            f"{r.server_cpu_ms_per_message:.3f} ms | {100 * r.steal:.1f} % | {r.peak_rss_mb:.0f} MiB | "
+            f"{r.server_cpu_ms_per_message:.3f} ms | {100 * r.steal:.1f} % | "
+            f"{r.peak_rss_mb:.0f} MiB | "
             f"{r.uploads_after_restart} |"
         )
     text = next((r for r in results if not r.photo_bytes), None)
