@@ -1,13 +1,15 @@
 """One photo to N chats through the Telegram adapter: `python -m bench.bench_media [--chats N]`.
 
-Issue 27's benchmark. The fake Bot API server runs in another process
-(tests/fake_telegram.py at `--per-second`, 30 by default, with `--latency`);
-this process is the bot: a `TelegramAdapter` sending with its
-`max_in_flight` sends outstanding, a send that meets a 429 or a network error
-going back in the queue as the delivery worker would (bench_telegram's
-driver). In the same run, first a text broadcast to chats 1..N, then one
-photo of about `--photo-mb` MB (random pixels, so JPEG cannot shrink it)
-with the same text as its caption to chats N+1..2N.
+Issue 27's benchmark, the adapter alone (the whole pipeline, as the figures
+in docs/benchmarks.md are taken: `bench.bench_pipeline --mode media`). The
+fake Bot API server runs in another process (tests/fake_telegram.py at
+`--per-second`, 30 by default, with `--latency`); this process is the bot:
+a `TelegramAdapter` sending with its `max_in_flight` sends outstanding, a
+send that meets a 429 or a network error going back in the queue as the
+delivery worker would (bench_telegram's driver). In the same run, first a
+text broadcast to chats 1..N, then one photo of about `--photo-mb` MB
+(random pixels, so JPEG cannot shrink it) with the same text as its caption
+to chats N+1..2N.
 
 Reported per phase: messages/s, the bot's CPU per message (process time of
 this process, the server's not included) and their ratio, the uploads the

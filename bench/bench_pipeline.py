@@ -41,6 +41,17 @@ Modes:
               one database, each configured with half the overall rate
               (`--pg-rate-each`, default 15/s): each process has its own limiter,
               and two at 30/s would together send 60/s into a 30/s limit.
+  media       issue 27: 10,000 subscribers, SQLite, 30 msg/s, run twice in one
+              invocation: the news as text (phase `text`), then the same news
+              carrying one photo of `--photo-mb` MB (default 2; phase `photo`),
+              each with a fresh bot, database and fake server. Reports both,
+              the uploads the server received (target: 1 for the photo), the
+              bot's peak memory (VmHWM) and photo CPU per message over text's.
+
+`--photo-mb X` (any mode) makes the dropped update carry `media:` one JPEG of
+about X MB, random pixels made with Pillow (noise does not compress), put in
+updates/ before the bot starts: the bot strips it when it loads the update, so
+that is in its CPU too, and sends it with the text as caption.
 
 Receiving with two processes: Telegram allows one receiver per bot (a second
 getUpdates gets 409 Conflict; a webhook turns polling off). The fake server
@@ -103,6 +114,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -131,6 +143,8 @@ paid for three years; they demand nationalisation and workers' control.
 
 Send messages of solidarity: /address
 """
+PHOTO = "picket.jpg"
+MEDIA_LINE = f"media:\n  - {{file: {PHOTO}, alt: Workers with the banner at the gate}}\n"
 
 TARGETS = {
     "rate": "≥ 29",
@@ -140,6 +154,7 @@ TARGETS = {
     "unrecorded": "0",
     "reply": "< 1 s",
     "cpu_paid": f"≤ {CPU_RATIO_PAID} × the fake server's",
+    "uploads": "1",
 }
 
 
@@ -150,6 +165,7 @@ class Mode:
     paid: bool = False
     postgres: bool = False
     processes: int = 1
+    photo_mb: float = 0.0  # > 0: the update carries one photo of about this size
 
 
 @dataclass
@@ -181,6 +197,10 @@ class Result:
     unrecorded_after_restart: int = 0
     restart_exit_codes: list[int | None] = field(default_factory=list)
     timed_out: bool = False
+    photo_bytes: int = 0
+    uploads: int = 0  # files the fake server received as bytes (not as file_id)
+    uploads_after_restart: int = 0
+    peak_rss_mb: float = 0.0  # the bot process's peak resident memory (VmHWM)
 
     @property
     def cpu_ratio(self) -> float:
@@ -382,6 +402,14 @@ class Bot:
         assert self.proc is not None
         return wakeups(self.proc.pid)
 
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident memory so far (VmHWM), in MiB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
     async def terminate(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait; the exit status (None: killed after `timeout`)."""
         if self.proc is None:
@@ -560,11 +588,23 @@ def write_config(
     return path
 
 
-def drop_news(updates: Path) -> None:
+def make_photo(updates: Path, megabytes: float) -> int:
+    """A JPEG of random pixels, about `megabytes` MB, as updates/picket.jpg; its size."""
+    side = int((megabytes * 1024 * 1024 / 0.9) ** 0.5)  # ~0.9 bytes a pixel at quality 90
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    path = updates / PHOTO
+    image.save(path, "JPEG", quality=90)
+    return path.stat().st_size
+
+
+def drop_news(updates: Path, photo: bool = False) -> None:
     """Publish atomically: write a hidden file, rename it into updates/."""
     today = datetime.now(UTC).date().isoformat()
+    text = NEWS.format(date=today)
+    if photo:
+        text = text.replace("\n---\n", "\n" + MEDIA_LINE + "---\n", 1)
     part = updates / ".pipeline-news.md.part"
-    part.write_text(NEWS.format(date=today))
+    part.write_text(text)
     os.replace(part, updates / "pipeline-news.md")
 
 
@@ -645,6 +685,8 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         per_second = PAID_RATE if mode.paid else FREE_RATE
         each = args.pg_rate_each if mode.postgres else FREE_RATE
         config = write_config(directory, server, url, paid=mode.paid, per_second=each)
+        if mode.photo_mb:
+            result.photo_bytes = make_photo(config.parent / "updates", mode.photo_mb)
         t0 = time.monotonic()
         await seed(url, mode.chats, code, directory)
         print(f"[{mode.name}] seeded {mode.chats} subscribers in {time.monotonic() - t0:.1f} s")
@@ -659,7 +701,7 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         system0 = sum(b.system_cpu() for b in bots)
         wakeups0 = sum(b.wakeups() for b in bots)
         times0 = cpu_times()
-        drop_news(config.parent / "updates")
+        drop_news(config.parent / "updates", photo=bool(mode.photo_mb))
         expected = each * mode.processes if mode.postgres else per_second
         await broadcast(server, bots, mode.chats, expected, result)
         cpu1, server_cpu1 = sum(b.cpu() for b in bots), server.cpu()
@@ -680,13 +722,17 @@ async def run_mode(mode: Mode, args: argparse.Namespace) -> Result:
         result.responses_429 = int(stats["too_many_requests"])
         result.reply_latency = stats["reply_latency"].get(str(REPLY_CHAT))
         result.reply_answers = counts.get(REPLY_CHAT, 0)
+        result.uploads = int(stats["uploads"])
+        result.peak_rss_mb = max(b.peak_rss_mb() for b in bots)
         print(f"[{mode.name}] broadcast done: {describe(result)}")
 
         # A clean restart: everything recorded, so nothing may be sent again.
         result.exit_codes = list(await asyncio.gather(*(b.terminate() for b in bots)))
         await asyncio.gather(*(b.start() for b in bots))
         await asyncio.sleep(args.after_restart)
-        counts = counts_of(await server.stats())
+        stats = await server.stats()
+        counts = counts_of(stats)
+        result.uploads_after_restart = int(stats["uploads"]) - result.uploads
         result.lost_after_restart, result.duplicated_after_restart = lost_and_duplicated(
             counts, mode.chats
         )
@@ -726,7 +772,7 @@ def describe(r: Result) -> str:
         f"(system {r.system_cpu_ms_per_message:.3f}; {r.lead_cpu:.2f} s before the first "
         f"send was seen; {r.wakeups_per_message:.2f} wake-ups/msg), server CPU "
         f"{r.server_cpu_ms_per_message:.3f} ms/msg (bot / server {r.cpu_ratio:.2f}); "
-        f"steal {100 * r.steal:.1f} %; "
+        f"steal {100 * r.steal:.1f} %; uploads {r.uploads}; peak RSS {r.peak_rss_mb:.0f} MiB; "
         f"status: {r.status_queue}"
     )
 
@@ -789,20 +835,51 @@ def missed(r: Result) -> list[str]:
         misses.append(f"CPU {r.cpu_ratio:.2f} × the fake server's > {CPU_RATIO_PAID}")
     if any(c != 0 for c in r.exit_codes + r.restart_exit_codes):
         misses.append(f"exit {_exit(r.exit_codes + r.restart_exit_codes)}")
+    if r.photo_bytes and r.uploads != 1:
+        misses.append(f"uploads {r.uploads} != 1")
+    if r.uploads_after_restart:
+        misses.append(f"uploaded {r.uploads_after_restart} again after the restart")
     if r.timed_out:
         misses.append("timed out")
     return misses
+
+
+def media_report(results: list[Result]) -> str:
+    """Issue 27's table: text and photo phases side by side, and their CPU ratio."""
+    lines = [
+        "| phase | chats | msg/s | uploads | 429s | lost | duplicated | bot CPU per message "
+        "| fake server's | steal | peak RSS | uploads after restart |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        name = f"{r.mode} ({r.photo_bytes / 1024 / 1024:.1f} MB)" if r.photo_bytes else r.mode
+        lines.append(
+            f"| {name} | {r.chats:,} | {r.rate:.1f} | {r.uploads} | {r.responses_429} | "
+            f"{r.lost} | {r.duplicated} | {r.cpu_ms_per_message:.3f} ms | "
+            f"{r.server_cpu_ms_per_message:.3f} ms | {100 * r.steal:.1f} % | "
+            f"{r.peak_rss_mb:.0f} MiB | "
+            f"{r.uploads_after_restart} |"
+        )
+    text = next((r for r in results if not r.photo_bytes), None)
+    photo = next((r for r in results if r.photo_bytes), None)
+    if text and photo and text.cpu_ms_per_message:
+        ratio = photo.cpu_ms_per_message / text.cpu_ms_per_message
+        lines += ["", f"Bot CPU per message, photo / text: {ratio:.2f}"]
+    return "\n".join(lines)
 
 
 def modes(args: argparse.Namespace) -> list[Mode]:
     def chats(default: int) -> int:
         return int(args.chats) if args.chats else default
 
+    photo = args.photo_mb or 0.0
     known = {
-        "default": Mode("default", chats(10_000)),
-        "paid": Mode("paid", chats(20_000), paid=True),
-        "postgresql": Mode("postgresql", chats(10_000), postgres=True, processes=2),
+        "default": Mode("default", chats(10_000), photo_mb=photo),
+        "paid": Mode("paid", chats(20_000), paid=True, photo_mb=photo),
+        "postgresql": Mode("postgresql", chats(10_000), postgres=True, processes=2, photo_mb=photo),
     }
+    if args.mode == "media":
+        return [Mode("text", chats(10_000)), Mode("photo", chats(10_000), photo_mb=photo or 2.0)]
     names = list(known) if args.mode == "all" else [args.mode]
     return [known[n] for n in names]
 
@@ -816,7 +893,14 @@ async def orchestrate(args: argparse.Namespace) -> list[Result]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["default", "paid", "postgresql", "all"], default="all")
+    parser.add_argument(
+        "--mode", choices=["default", "paid", "postgresql", "media", "all"], default="all"
+    )
+    parser.add_argument(
+        "--photo-mb",
+        type=float,
+        help="the update carries one JPEG photo of about this many MB (media mode: 2)",
+    )
     parser.add_argument("--chats", type=int, help="subscribers (default 10,000; paid 20,000)")
     parser.add_argument(
         "--pg-rate-each",
@@ -859,6 +943,9 @@ def main() -> None:
             print(f"{r.mode}: {describe(r)}")
         print()
         print(report(results))
+        if args.mode == "media" or args.photo_mb:
+            print()
+            print(media_report(results))
 
 
 if __name__ == "__main__":
